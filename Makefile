@@ -1,0 +1,32 @@
+# Two entry points (see README): `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+MODEL ?= models/gemma-3-270m-q4_k_m.gguf
+PROMPT ?= The capital of France is Paris. The capital of Germany is
+MAX_TOKENS ?= 48
+SWIFT_FLAGS ?= -c release
+
+.PHONY: run test deps models build bench clean
+
+## Install what is missing, fetch the model, build release, generate a continuation of a sample prompt.
+run: deps models build
+	.build/release/infer generate --model $(MODEL) --prompt "$(PROMPT)" --max-tokens $(MAX_TOKENS)
+
+## Everything the tests need, then all tests (release mode: numeric code is slow in debug).
+test: deps models
+	swift build $(SWIFT_FLAGS)
+	swift test $(SWIFT_FLAGS)
+
+deps:
+	@scripts/install-deps
+
+models:
+	@models/install
+
+build:
+	swift build $(SWIFT_FLAGS)
+
+bench: deps models build
+	bench/run-bench
+
+clean:
+	rm -rf .build

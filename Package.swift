@@ -1,0 +1,45 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Settings shared by every Swift target: Swift 6 language mode (strict concurrency) and
+/// unchecked arithmetic off only where a kernel opts in with &+ / &* explicitly.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "infer",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "infer", targets: ["InferServer"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Innermost SIMD dot products only (AVX2 / AVX-512 VNNI intrinsics with runtime dispatch).
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O3"])]
+        ),
+        .target(name: "Tensor", dependencies: ["CKernels"], swiftSettings: swiftSettings),
+        .target(name: "Engine", dependencies: ["Tensor"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "InferServer",
+            dependencies: [
+                "Engine", "Tensor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EngineTests", dependencies: ["Engine", "Tensor"],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,106 @@
+import Foundation
+import Tensor
+
+/// Options of one generation.
+public struct GenerationOptions: Sendable {
+    public var maxTokens: Int
+    public var sampling: SamplingParameters
+    /// Stop when an end-of-generation token is sampled (it is not emitted as text).
+    public var stopAtEndOfGeneration: Bool
+
+    public init(maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(),
+                stopAtEndOfGeneration: Bool = true) {
+        self.maxTokens = maxTokens
+        self.sampling = sampling
+        self.stopAtEndOfGeneration = stopAtEndOfGeneration
+    }
+}
+
+/// Why generation ended.
+public enum FinishReason: String, Sendable { case length, stop, contextFull = "context_full", cancelled }
+
+/// Result of one generation with timings.
+public struct GenerationResult: Sendable {
+    public var promptTokens: [Int]
+    public var tokens: [Int]
+    public var text: String
+    public var finishReason: FinishReason
+    /// Seconds spent on the prompt (prefill) and on generated tokens (decode).
+    public var prefillSeconds: Double
+    public var decodeSeconds: Double
+
+    public var prefillTokensPerSecond: Double { Double(promptTokens.count) / max(prefillSeconds, 1e-9) }
+    public var decodeTokensPerSecond: Double { Double(max(tokens.count - 1, 0)) / max(decodeSeconds, 1e-9) }
+}
+
+/// The single-sequence token loop: prefill the prompt in micro-batches, then sample and decode one token
+/// at a time with a contiguous KV cache. (The paged, batched scheduler builds on the same forward pass.)
+public struct Generator {
+    public let model: LanguageModel
+
+    public init(model: LanguageModel) { self.model = model }
+
+    /// Runs the prompt through the model and returns the logits of its last token.
+    public func prefill(_ tokens: [Int], cache: KVCache) -> [Float] {
+        let tf = model.transformer
+        var logits: [Float] = []
+        var i = 0
+        while i < tokens.count {
+            let n = min(tf.maxBatch, tokens.count - i)
+            let last = i + n == tokens.count
+            logits = tf.forward(tokens[i..<(i + n)], cache: cache, outputRows: last ? (n - 1)..<n : 0..<0)
+            i += n
+        }
+        return logits
+    }
+
+    /// Generates up to `options.maxTokens` tokens after `promptTokens`. `onText` receives each decoded text
+    /// fragment as soon as it forms whole UTF-8 characters; returning false cancels.
+    public func generate(promptTokens: [Int], options: GenerationOptions,
+                         onText: (String) -> Bool = { _ in true }) throws -> GenerationResult {
+        let cfg = model.config
+        guard !promptTokens.isEmpty else { throw EngineError(.invalidInput, "the prompt is empty") }
+        if let bad = promptTokens.first(where: { $0 < 0 || $0 >= cfg.vocabularySize }) {
+            throw EngineError(.invalidInput, "token id \(bad) is out of range 0..<\(cfg.vocabularySize)")
+        }
+        guard promptTokens.count < cfg.contextLength else {
+            throw EngineError(.contextOverflow,
+                              "the prompt has \(promptTokens.count) tokens; the model's context is \(cfg.contextLength)")
+        }
+        let capacity = min(cfg.contextLength, promptTokens.count + max(options.maxTokens, 0))
+        let cache = model.transformer.makeCache(capacity: capacity)
+        var sampler = Sampler(options.sampling, vocabularySize: cfg.vocabularySize)
+        for t in promptTokens { sampler.accept(t) }
+        var detok = StreamingDetokenizer(tokenizer: model.tokenizer)
+        var result = GenerationResult(promptTokens: promptTokens, tokens: [], text: "", finishReason: .length,
+                                      prefillSeconds: 0, decodeSeconds: 0)
+        let t0 = Date()
+        var logits = prefill(promptTokens, cache: cache)
+        result.prefillSeconds = Date().timeIntervalSince(t0)
+        let t1 = Date()
+        while result.tokens.count < options.maxTokens {
+            let next = logits.withUnsafeBufferPointer { sampler.sample($0) }
+            sampler.accept(next)
+            if options.stopAtEndOfGeneration && model.tokenizer.eogIDs.contains(next) {
+                result.finishReason = .stop
+                break
+            }
+            result.tokens.append(next)
+            let piece = detok.append(next)
+            if !piece.isEmpty {
+                result.text += piece
+                if !onText(piece) { result.finishReason = .cancelled; break }
+            }
+            if result.tokens.count == options.maxTokens { break }
+            if cache.count >= cache.capacity { result.finishReason = .contextFull; break }
+            logits = model.transformer.forward([next][...], cache: cache, outputRows: 0..<1)
+        }
+        let tail = detok.finish()
+        if !tail.isEmpty {
+            result.text += tail
+            _ = onText(tail)
+        }
+        result.decodeSeconds = Date().timeIntervalSince(t1)
+        return result
+    }
+}

@@ -1,0 +1,226 @@
+import Foundation
+import Tensor
+
+/// A decoder-only transformer (gemma3, llama, qwen2) running on quantized, memory-mapped weights.
+///
+/// The forward pass follows llama.cpp's graphs (SPEC-model.md 3.3 for gemma3, 6.3 for llama / qwen2):
+/// one code path whose architecture-specific steps (embedding scale, QK-norm, sandwich norms, GeGLU vs
+/// SwiGLU, biases, RoPE pairing, sliding window) are switched by the config. Tokens are processed in
+/// micro-batches so every weight matrix is read once per micro-batch.
+///
+/// NOTE: not thread-safe: one owner runs `forward` at a time (scratch buffers are reused); intra-op
+/// parallelism goes through `ThreadPool`.
+public final class Transformer: @unchecked Sendable {
+    public let config: ModelConfig
+    public let weights: ModelWeights
+    public let pool: ThreadPool
+    /// Maximum tokens per forward call (scratch is sized for it).
+    public let maxBatch: Int
+
+    private let act = ActivationBuffer()
+    private var scratch: Scratch
+
+    public init(config: ModelConfig, weights: ModelWeights, pool: ThreadPool = .shared, maxBatch: Int = 64) {
+        self.config = config
+        self.weights = weights
+        self.pool = pool
+        self.maxBatch = maxBatch
+        scratch = Scratch(config: config, batch: maxBatch, threads: pool.threadCount)
+    }
+
+    /// A new, empty KV cache for up to `capacity` positions (clamped to the model's trained context).
+    public func makeCache(capacity: Int) -> KVCache {
+        KVCache(layerCount: config.layerCount, kvDim: config.kvDim, capacity: min(max(1, capacity), config.contextLength))
+    }
+
+    /// Runs `tokens` (at most `maxBatch`) at positions `cache.count ..< cache.count + tokens.count`, appends
+    /// their K/V to `cache`, and returns logits `[outputRows.count, vocab]` for the batch rows in `outputRows`
+    /// (relative to this batch; e.g. `tokens.count - 1 ..< tokens.count` for the last one).
+    public func forward(_ tokens: ArraySlice<Int>, cache: KVCache, outputRows: Range<Int>) -> [Float] {
+        let T = tokens.count
+        precondition(T > 0 && T <= maxBatch, "batch of \(T) tokens (max \(maxBatch))")
+        precondition(cache.count + T <= cache.capacity, "KV cache full")
+        precondition(outputRows.lowerBound >= 0 && outputRows.upperBound <= T)
+        let c = config
+        let e = c.embeddingLength
+        let p0 = cache.count
+        let s = scratch
+
+        // x = embedding rows (· sqrt(n_embd) for gemma3).   x: [T, e]
+        let embedScale: Float = c.architecture == .gemma3 ? Float(e).squareRoot() : 1
+        for (t, id) in tokens.enumerated() {
+            precondition(id >= 0 && id < c.vocabularySize, "token id \(id) out of range")
+            let xr = s.x + t * e
+            Dequant.row(weights.tokenEmbedding.type, weights.tokenEmbedding.row(id), xr, count: e)
+            if embedScale != 1 { for i in 0..<e { xr[i] *= embedScale } }
+        }
+
+        let positions = p0..<(p0 + T)
+        let ropeGlobal = RopeTable(positions: positions, headDim: c.headDim, base: c.ropeBase,
+                                   freqScale: c.ropeFreqScale, freqFactors: weights.ropeFreqs)
+        let ropeLocal = c.architecture == .gemma3
+            ? RopeTable(positions: positions, headDim: c.headDim, base: c.ropeBaseSWA, freqScale: c.ropeFreqScale,
+                        freqFactors: nil)
+            : ropeGlobal
+
+        for (il, lw) in weights.layers.enumerated() {
+            let sliding = c.isSlidingLayer(il)
+            attentionBlock(layer: il, lw, T: T, p0: p0, cache: cache, rope: sliding ? ropeLocal : ropeGlobal,
+                           window: sliding ? c.slidingWindow : 0)
+            feedForwardBlock(lw, T: T)
+        }
+        cache.count = p0 + T
+
+        // Final norm on the requested rows only, then the output head.   logits: [rows, vocab]
+        let rows = outputRows.count
+        guard rows > 0 else { return [] }
+        for (r, t) in outputRows.enumerated() {
+            weights.outputNorm.withUnsafeBufferPointer {
+                Ops.rmsNorm(s.x + t * e, $0.baseAddress!, s.h + r * e, e, eps: c.rmsEps)
+            }
+        }
+        var logits = [Float](repeating: 0, count: rows * c.vocabularySize)
+        logits.withUnsafeMutableBufferPointer { out in
+            matmul(weights.output, s.h, T: rows, out.baseAddress!)
+            if let b = weights.outputBias {
+                for r in 0..<rows { for i in 0..<c.vocabularySize { out[r * c.vocabularySize + i] += b[i] } }
+            }
+            if c.finalLogitSoftcap > 0 {
+                let cap = c.finalLogitSoftcap
+                for i in 0..<out.count { out[i] = tanhf(out[i] / cap) * cap }
+            }
+        }
+        return logits
+    }
+
+    // MARK: - Blocks
+
+    private func attentionBlock(layer il: Int, _ lw: LayerWeights, T: Int, p0: Int, cache: KVCache,
+                                rope: RopeTable, window: Int) {
+        let c = config
+        let e = c.embeddingLength, hd = c.headDim, qDim = c.qDim, kvDim = c.kvDim
+        let s = scratch
+        normRows(s.x, lw.attnNorm, s.h, T: T, n: e)
+        matmul(lw.wq, s.h, T: T, s.q)     // [T, qDim]
+        matmul(lw.wk, s.h, T: T, s.k)     // [T, kvDim]
+        matmul(lw.wv, s.h, T: T, s.v)     // [T, kvDim]
+        addBias(lw.bq, s.q, T: T, n: qDim)
+        addBias(lw.bk, s.k, T: T, n: kvDim)
+        addBias(lw.bv, s.v, T: T, n: kvDim)
+        let qScale: Float = c.architecture == .gemma3 ? 1 / Float(hd).squareRoot() : 1
+        for t in 0..<T {
+            for h in 0..<c.headCount {
+                let qh = s.q + t * qDim + h * hd
+                if let w = lw.qNorm { w.withUnsafeBufferPointer { Ops.rmsNorm(qh, $0.baseAddress!, qh, hd, eps: c.rmsEps) } }
+                rope.apply(qh, row: t, style: c.ropeStyle)
+                if qScale != 1 { for i in 0..<hd { qh[i] *= qScale } }
+            }
+            for h in 0..<c.headCountKV {
+                let kh = s.k + t * kvDim + h * hd
+                if let w = lw.kNorm { w.withUnsafeBufferPointer { Ops.rmsNorm(kh, $0.baseAddress!, kh, hd, eps: c.rmsEps) } }
+                rope.apply(kh, row: t, style: c.ropeStyle)
+            }
+            cache.key(il, p0 + t).update(from: s.k + t * kvDim, count: kvDim)
+            cache.value(il, p0 + t).update(from: s.v + t * kvDim, count: kvDim)
+        }
+        // Attention over the cache: one task per (token, head).   o: [T, qDim]
+        let scoreScale: Float = c.architecture == .gemma3 ? 1 : 1 / Float(hd).squareRoot()
+        let group = c.headCount / c.headCountKV
+        let tasks = T * c.headCount
+        pool.run { index, n in
+            let scores = s.scores + index * s.scoresPerThread
+            var task = tasks * index / n
+            let end = tasks * (index + 1) / n
+            while task < end {
+                let t = task / c.headCount, h = task % c.headCount, kvh = h / group
+                let pos = p0 + t
+                let lo = window > 0 ? max(0, pos - window + 1) : 0
+                let q = s.q + t * qDim + h * hd
+                let count = pos - lo + 1
+                for j in 0..<count {
+                    scores[j] = Ops.dot(q, cache.key(il, lo + j) + kvh * hd, hd) * scoreScale
+                }
+                Ops.softmax(scores, count)
+                let o = s.attn + t * qDim + h * hd
+                o.initialize(repeating: 0, count: hd)
+                for j in 0..<count {
+                    Ops.axpy(scores[j], cache.value(il, lo + j) + kvh * hd, o, hd)
+                }
+                task += 1
+            }
+        }
+        matmul(lw.wo, s.attn, T: T, s.o)   // [T, e]
+        addBias(lw.bo, s.o, T: T, n: e)
+        if let w = lw.postAttnNorm { normRows(s.o, w, s.o, T: T, n: e) }
+        for i in 0..<(T * e) { s.x[i] += s.o[i] }
+    }
+
+    private func feedForwardBlock(_ lw: LayerWeights, T: Int) {
+        let c = config
+        let e = c.embeddingLength, ff = c.feedForwardLength
+        let s = scratch
+        normRows(s.x, lw.ffnNorm, s.h, T: T, n: e)
+        matmul(lw.gate, s.h, T: T, s.gate)   // [T, ff]
+        matmul(lw.up, s.h, T: T, s.up)       // [T, ff]
+        addBias(lw.bGate, s.gate, T: T, n: ff)
+        addBias(lw.bUp, s.up, T: T, n: ff)
+        if c.architecture == .gemma3 {
+            for i in 0..<(T * ff) { s.gate[i] = Ops.geluTanh(s.gate[i]) * s.up[i] }
+        } else {
+            for i in 0..<(T * ff) { s.gate[i] = Ops.silu(s.gate[i]) * s.up[i] }
+        }
+        matmul(lw.down, s.gate, T: T, s.o)   // [T, e]
+        addBias(lw.bDown, s.o, T: T, n: e)
+        if let w = lw.postFFNNorm { normRows(s.o, w, s.o, T: T, n: e) }
+        for i in 0..<(T * e) { s.x[i] += s.o[i] }
+    }
+
+    // MARK: - Helpers
+
+    /// out[T, W.rows] = x[T, W.cols] · Wᵀ, rows split across the pool.
+    private func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, T: Int, _ out: UnsafeMutablePointer<Float>) {
+        act.prepare(for: w.type, x: x, rows: T, n: w.cols)
+        let act = self.act
+        pool.parallelFor(w.rows, granularity: 16) { range in
+            MatMul.compute(w.type, weight: w.data, n: w.cols, rows: range, act: act, out: out, outStride: w.rows)
+        }
+    }
+
+    private func normRows(_ x: UnsafePointer<Float>, _ w: WeightVector, _ out: UnsafeMutablePointer<Float>, T: Int, n: Int) {
+        w.withUnsafeBufferPointer { wp in
+            for t in 0..<T { Ops.rmsNorm(x + t * n, wp.baseAddress!, out + t * n, n, eps: config.rmsEps) }
+        }
+    }
+
+    private func addBias(_ b: WeightVector?, _ y: UnsafeMutablePointer<Float>, T: Int, n: Int) {
+        guard let b else { return }
+        for t in 0..<T { for i in 0..<n { y[t * n + i] += b[i] } }
+    }
+}
+
+/// Scratch buffers of one `Transformer`, sized for its maximum batch. Shapes in comments.
+final class Scratch: @unchecked Sendable {
+    // NOTE: used only by the owning Transformer's forward pass (see Transformer's note).
+    let x, h, q, k, v, attn, o, gate, up: UnsafeMutablePointer<Float>
+    let scores: UnsafeMutablePointer<Float>   // [threads, scoresPerThread]
+    let scoresPerThread: Int
+
+    init(config c: ModelConfig, batch: Int, threads: Int) {
+        let e = c.embeddingLength
+        x = .allocate(capacity: batch * e)                    // [T, e] residual stream
+        h = .allocate(capacity: batch * e)                    // [T, e] normed input
+        q = .allocate(capacity: batch * c.qDim)               // [T, nHead * hd]
+        k = .allocate(capacity: batch * c.kvDim)              // [T, nKV * hd]
+        v = .allocate(capacity: batch * c.kvDim)              // [T, nKV * hd]
+        attn = .allocate(capacity: batch * c.qDim)            // [T, nHead * hd] attention output
+        o = .allocate(capacity: batch * e)                    // [T, e] block output
+        gate = .allocate(capacity: batch * c.feedForwardLength)  // [T, ff]
+        up = .allocate(capacity: batch * c.feedForwardLength)    // [T, ff]
+        scoresPerThread = c.contextLength
+        scores = .allocate(capacity: threads * scoresPerThread)
+    }
+
+    deinit {
+        for p in [x, h, q, k, v, attn, o, gate, up, scores] { p.deallocate() }
+    }
+}

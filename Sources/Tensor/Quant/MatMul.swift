@@ -1,0 +1,94 @@
+import CKernels
+
+/// Which implementation of the per-row dot kernels to run.
+enum KernelPath: Sendable {
+    /// C kernels with AVX2/FMA/F16C intrinsics (`CKernels/ck_dot_avx2.c`).
+    case avx2
+    /// Portable Swift scalar reference (`ScalarDot`).
+    case scalar
+
+    /// The fastest path this CPU supports, decided once at first use.
+    static let best: KernelPath = ck_has_avx2() != 0 ? .avx2 : .scalar
+}
+
+/// A row dot kernel: (weight row, prepared activation row, blocks or elements) -> Σ.
+typealias RowDot = (UnsafeRawPointer, UnsafeRawPointer, Int) -> Float
+
+/// Quantized matrix multiplication `out = W·x` on the CPU, llama.cpp style (SPEC-model.md 2.3):
+/// the activations are converted once (`ActivationBuffer`), then every output is an integer dot per block
+/// scaled in float.
+public enum MatMul {
+    /// out[t * outStride + o] = Σ_i W[o][i] * x[t][i] for every o in `rows` and t in 0..<act.rows.
+    /// W: row o starts at weight + o * type.rowBytes(n). Single-threaded; the caller splits `rows` across threads
+    /// (so it must be safe to call concurrently on disjoint row ranges with the same ActivationBuffer).
+    /// For T > 1, loop so each weight row/block is read from memory once for all T activation rows (tile over tokens).
+    public static func compute(_ type: GGMLType, weight: UnsafeRawPointer, n: Int, rows: Range<Int>,
+                               act: ActivationBuffer, out: UnsafeMutablePointer<Float>, outStride: Int) {
+        compute(type, weight: weight, n: n, rows: rows, act: act, out: out, outStride: outStride, path: .best)
+    }
+
+    /// `compute` on an explicit kernel path (tests force `.scalar` to compare it with `.avx2`).
+    static func compute(_ type: GGMLType, weight: UnsafeRawPointer, n: Int, rows: Range<Int>,
+                        act: ActivationBuffer, out: UnsafeMutablePointer<Float>, outStride: Int,
+                        path: KernelPath) {
+        precondition(act.format == ActivationFormat(weightType: type),
+                     "MatMul.compute: activations prepared as \(act.format), \(type) needs \(ActivationFormat(weightType: type))")
+        precondition(act.n == n, "MatMul.compute: activations have n = \(act.n), weights n = \(n)")
+        precondition(act.rows <= 1 || outStride >= rows.upperBound, "MatMul.compute: outStride too small")
+        let count = n / type.blockSize
+        let dot = rowDot(type, path: path)
+        let rowBytes = type.rowBytes(n)
+        let tokens = act.rows
+        // NOTE: weight-row outer, token inner. A weight row is at most a few KiB, so it stays in L1 while
+        // all T activation rows (which live in L2 for realistic T) stream past it: each weight byte is read
+        // from memory once per call, which is what bounds decode and prefill alike.
+        for o in rows {
+            let w = weight + o * rowBytes  // [rowBytes] of row o
+            for t in 0..<tokens {
+                out[t * outStride + o] = dot(w, act.row(t), count)
+            }
+        }
+    }
+
+    /// Scalar reference: dequantize the row then an f32 dot (Double accumulation ok). Used by tests.
+    public static func referenceDot(_ type: GGMLType, row: UnsafeRawPointer, x: UnsafePointer<Float>, n: Int) -> Float {
+        let w = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))  // [n]
+        defer { w.deallocate() }
+        Dequant.row(type, row, w, count: n)
+        var sum: Double = 0
+        for i in 0..<n { sum += Double(w[i]) * Double(x[i]) }
+        return Float(sum)
+    }
+
+    /// The row kernel for weights of `type` on `path`.
+    static func rowDot(_ type: GGMLType, path: KernelPath) -> RowDot {
+        switch path {
+        case .avx2:
+            switch type {
+            case .f32: return { w, a, c in ck_dot_f32_f32(w, a, Int32(c)) }
+            case .f16: return { w, a, c in ck_dot_f16_f32(w, a, Int32(c)) }
+            case .bf16: return { w, a, c in ck_dot_bf16_f32(w, a, Int32(c)) }
+            case .q4_0: return { w, a, c in ck_dot_q4_0_q8_0(w, a, Int32(c)) }
+            case .q5_0: return { w, a, c in ck_dot_q5_0_q8_0(w, a, Int32(c)) }
+            case .q8_0: return { w, a, c in ck_dot_q8_0_q8_0(w, a, Int32(c)) }
+            case .q4_K: return { w, a, c in ck_dot_q4_K_q8_K(w, a, Int32(c)) }
+            case .q5_K: return { w, a, c in ck_dot_q5_K_q8_K(w, a, Int32(c)) }
+            case .q6_K: return { w, a, c in ck_dot_q6_K_q8_K(w, a, Int32(c)) }
+            default: preconditionFailure("MatMul: unsupported weight type \(type)")
+            }
+        case .scalar:
+            switch type {
+            case .f32: return ScalarDot.f32
+            case .f16: return ScalarDot.f16
+            case .bf16: return ScalarDot.bf16
+            case .q4_0: return ScalarDot.q4_0
+            case .q5_0: return ScalarDot.q5_0
+            case .q8_0: return ScalarDot.q8_0
+            case .q4_K: return ScalarDot.q4_K
+            case .q5_K: return ScalarDot.q5_K
+            case .q6_K: return ScalarDot.q6_K
+            default: preconditionFailure("MatMul: unsupported weight type \(type)")
+            }
+        }
+    }
+}
