@@ -8,7 +8,7 @@ struct InferCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "infer",
         abstract: "A CPU inference engine for GGUF models (Gemma 3, Llama, Qwen2).",
-        subcommands: [GenerateCommand.self, TokenizeCommand.self, PerplexityCommand.self]
+        subcommands: [GenerateCommand.self, TokenizeCommand.self, PerplexityCommand.self, BenchCommand.self]
     )
 }
 

@@ -1,24 +1,27 @@
-/// Contiguous f32 key/value storage for one sequence: per layer, `capacity` positions of `kvDim` floats.
-/// K is stored after norm and RoPE; V as projected (SPEC-model.md 3.3).
+/// Paged key/value storage: one preallocated pool of `blockCount` blocks of `blockSize` token slots,
+/// addressed by block id. Layout `[layer][block][slot][kvDim]` (f32): one block of one layer is contiguous,
+/// so attention streams it. K is stored after norm and RoPE; V as projected (SPEC-model.md 3.3).
 ///
-/// NOTE: `@unchecked Sendable`: owned by one sequence; the forward pass writes disjoint rows from worker
-/// threads only inside one `ThreadPool.run` region.
-public final class KVCache: @unchecked Sendable {
+/// NOTE: `@unchecked Sendable`: one owner (the engine thread) drives it; the forward pass writes disjoint
+/// slots from worker threads only inside one `ThreadPool.run` region.
+public final class KVPool: @unchecked Sendable {
     public let layerCount: Int
     public let kvDim: Int
-    public let capacity: Int
-    /// Number of positions filled (the next token goes at this position).
-    public var count: Int = 0
-    private let keys: UnsafeMutablePointer<Float>    // [layer, capacity, kvDim]
-    private let values: UnsafeMutablePointer<Float>  // [layer, capacity, kvDim]
+    public let blockSize: Int
+    public let blockCount: Int
+    private let keys: UnsafeMutablePointer<Float>    // [layer, block, slot, kvDim]
+    private let values: UnsafeMutablePointer<Float>  // [layer, block, slot, kvDim]
+    private let layerStride: Int
 
-    public init(layerCount: Int, kvDim: Int, capacity: Int) {
+    public init(layerCount: Int, kvDim: Int, blockSize: Int = 16, blockCount: Int) {
+        precondition(blockSize > 0 && blockCount > 0)
         self.layerCount = layerCount
         self.kvDim = kvDim
-        self.capacity = capacity
-        let n = layerCount * capacity * kvDim
-        keys = .allocate(capacity: n)
-        values = .allocate(capacity: n)
+        self.blockSize = blockSize
+        self.blockCount = blockCount
+        layerStride = blockCount * blockSize * kvDim
+        keys = .allocate(capacity: layerCount * layerStride)
+        values = .allocate(capacity: layerCount * layerStride)
     }
 
     deinit {
@@ -26,23 +29,75 @@ public final class KVCache: @unchecked Sendable {
         values.deallocate()
     }
 
-    /// Row of keys for `layer` at `position`.
+    /// First slot of `block` in `layer` for keys: `[blockSize, kvDim]`.
     @inline(__always)
-    public func key(_ layer: Int, _ position: Int) -> UnsafeMutablePointer<Float> {
-        keys + (layer * capacity + position) * kvDim
+    public func keyBlock(_ layer: Int, _ block: Int) -> UnsafeMutablePointer<Float> {
+        keys + layer * layerStride + block * blockSize * kvDim
     }
 
+    /// First slot of `block` in `layer` for values: `[blockSize, kvDim]`.
     @inline(__always)
-    public func value(_ layer: Int, _ position: Int) -> UnsafeMutablePointer<Float> {
-        values + (layer * capacity + position) * kvDim
+    public func valueBlock(_ layer: Int, _ block: Int) -> UnsafeMutablePointer<Float> {
+        values + layer * layerStride + block * blockSize * kvDim
     }
 
-    /// Forgets positions from `position` on (used to rewind or reuse a prefix).
+    /// Bytes held by the pool.
+    public var byteCount: Int { 2 * layerCount * layerStride * MemoryLayout<Float>.size }
+
+    /// Copies the K/V of every layer for `count` slots from block `src` to block `dst` (copy-on-write of a
+    /// partially filled shared block).
+    public func copyBlock(from src: Int, to dst: Int, slots count: Int) {
+        for l in 0..<layerCount {
+            keyBlock(l, dst).update(from: keyBlock(l, src), count: count * kvDim)
+            valueBlock(l, dst).update(from: valueBlock(l, src), count: count * kvDim)
+        }
+    }
+}
+
+/// The blocks of one sequence in position order: position p lives in `blocks[p / blockSize]`, slot
+/// `p % blockSize`. `count` positions are filled.
+public struct BlockTable: Sendable, Equatable {
+    public var blocks: [Int32]
+    public var count: Int
+
+    public init(blocks: [Int32] = [], count: Int = 0) {
+        self.blocks = blocks
+        self.count = count
+    }
+}
+
+/// KV storage for one sequence with its own small pool (the CLI, perplexity and tests use it; the
+/// scheduler shares one pool among sequences instead). Capacity is fixed at creation.
+///
+/// NOTE: `@unchecked Sendable`: one owner, as `KVPool`.
+public final class KVCache: @unchecked Sendable {
+    public let pool: KVPool
+    public private(set) var table: BlockTable
+    /// Maximum positions.
+    public let capacity: Int
+
+    public init(layerCount: Int, kvDim: Int, capacity: Int, blockSize: Int = 16) {
+        let blocks = (max(capacity, 1) + blockSize - 1) / blockSize
+        pool = KVPool(layerCount: layerCount, kvDim: kvDim, blockSize: blockSize, blockCount: blocks)
+        table = BlockTable(blocks: (0..<blocks).map { Int32($0) }, count: 0)
+        self.capacity = capacity
+    }
+
+    /// Number of positions filled (the next token goes at this position).
+    public var count: Int {
+        get { table.count }
+        set {
+            precondition(newValue >= 0 && newValue <= capacity)
+            table.count = newValue
+        }
+    }
+
+    /// Forgets positions from `position` on (rewind, or reuse of a prefix).
     public func truncate(to position: Int) {
         precondition(position >= 0 && position <= count)
-        count = position
+        table.count = position
     }
 
     /// Bytes held.
-    public var byteCount: Int { 2 * layerCount * capacity * kvDim * MemoryLayout<Float>.size }
+    public var byteCount: Int { pool.byteCount }
 }

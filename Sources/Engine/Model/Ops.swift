@@ -12,8 +12,9 @@ public enum Ops {
             let b0 = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Float>.self)
             let a1 = UnsafeRawPointer(a + i + 16).loadUnaligned(as: SIMD16<Float>.self)
             let b1 = UnsafeRawPointer(b + i + 16).loadUnaligned(as: SIMD16<Float>.self)
-            acc0.addProduct(a0, b0)
-            acc1.addProduct(a1, b1)
+            // NOTE: `addProduct` lowers to a libm `fmaf` call per lane here; `+ *` vectorizes (vmulps/vaddps).
+            acc0 = acc0 + a0 * b0
+            acc1 = acc1 + a1 * b1
             i += 32
         }
         var sum = (acc0 + acc1).sum()
@@ -31,7 +32,7 @@ public enum Ops {
         var i = 0
         while i + 16 <= n {
             var yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
-            yv.addProduct(sv, UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self))
+            yv = yv + sv * UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
             UnsafeMutableRawPointer(y + i).storeBytes(of: yv, as: SIMD16<Float>.self)
             i += 16
         }
@@ -84,7 +85,8 @@ public struct RopeTable {
     public private(set) var sin: [Float]
     public let half: Int
 
-    public init(positions: Range<Int>, headDim: Int, base: Float, freqScale: Float, freqFactors: [Float]?) {
+    /// Tables for `positions` (one row each, any order).
+    public init(positions: [Int], headDim: Int, base: Float, freqScale: Float, freqFactors: [Float]?) {
         half = headDim / 2
         cos = [Float](repeating: 0, count: positions.count * half)
         sin = cos

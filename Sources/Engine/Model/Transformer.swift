@@ -13,7 +13,7 @@ import Tensor
 public final class Transformer: @unchecked Sendable {
     public let config: ModelConfig
     public let weights: ModelWeights
-    public let pool: ThreadPool
+    public let threadPool: ThreadPool
     /// Maximum tokens per forward call (scratch is sized for it).
     public let maxBatch: Int
 
@@ -23,39 +23,52 @@ public final class Transformer: @unchecked Sendable {
     public init(config: ModelConfig, weights: ModelWeights, pool: ThreadPool = .shared, maxBatch: Int = 64) {
         self.config = config
         self.weights = weights
-        self.pool = pool
+        self.threadPool = pool
         self.maxBatch = maxBatch
         scratch = Scratch(config: config, batch: maxBatch, threads: pool.threadCount)
     }
 
-    /// A new, empty KV cache for up to `capacity` positions (clamped to the model's trained context).
+    /// A new, empty single-sequence KV cache for up to `capacity` positions (clamped to the trained context).
     public func makeCache(capacity: Int) -> KVCache {
-        KVCache(layerCount: config.layerCount, kvDim: config.kvDim, capacity: min(max(1, capacity), config.contextLength))
+        KVCache(layerCount: config.layerCount, kvDim: config.kvDim,
+                capacity: min(max(1, capacity), config.contextLength))
     }
 
-    /// Runs `tokens` (at most `maxBatch`) at positions `cache.count ..< cache.count + tokens.count`, appends
-    /// their K/V to `cache`, and returns logits `[outputRows.count, vocab]` for the batch rows in `outputRows`
-    /// (relative to this batch; e.g. `tokens.count - 1 ..< tokens.count` for the last one).
+    /// Single-sequence convenience: runs `tokens` (at most `maxBatch`) at positions
+    /// `cache.count ..< cache.count + tokens.count`, appends their K/V, and returns logits
+    /// `[outputRows.count, vocab]` for the batch rows in `outputRows` (relative to this batch).
     public func forward(_ tokens: ArraySlice<Int>, cache: KVCache, outputRows: Range<Int>) -> [Float] {
-        let T = tokens.count
+        precondition(cache.count + tokens.count <= cache.capacity, "KV cache full")
+        let p0 = cache.count
+        let rows = tokens.enumerated().map { BatchRow(token: $0.element, position: p0 + $0.offset, sequence: 0) }
+        let logits = forward(rows: rows, tables: [cache.table], pool: cache.pool, outputRows: Array(outputRows))
+        cache.count = p0 + tokens.count
+        return logits
+    }
+
+    /// Batched forward pass over rows of several sequences (continuous batching): row r is token
+    /// `rows[r].token` at `rows[r].position` of sequence `tables[rows[r].sequence]`, whose blocks must already
+    /// cover that position. Writes every row's K/V into `pool`, then attends each row to positions
+    /// `0...position` of its own sequence (earlier rows of the same sequence in this batch included).
+    /// Returns logits `[outputRows.count, vocab]` for the listed batch rows. Tables' `count` is not changed.
+    public func forward(rows: [BatchRow], tables: [BlockTable], pool: KVPool, outputRows: [Int]) -> [Float] {
+        let T = rows.count
         precondition(T > 0 && T <= maxBatch, "batch of \(T) tokens (max \(maxBatch))")
-        precondition(cache.count + T <= cache.capacity, "KV cache full")
-        precondition(outputRows.lowerBound >= 0 && outputRows.upperBound <= T)
         let c = config
         let e = c.embeddingLength
-        let p0 = cache.count
         let s = scratch
 
         // x = embedding rows (· sqrt(n_embd) for gemma3).   x: [T, e]
         let embedScale: Float = c.architecture == .gemma3 ? Float(e).squareRoot() : 1
-        for (t, id) in tokens.enumerated() {
-            precondition(id >= 0 && id < c.vocabularySize, "token id \(id) out of range")
+        for (t, row) in rows.enumerated() {
+            precondition(row.token >= 0 && row.token < c.vocabularySize, "token id \(row.token) out of range")
+            precondition(row.position < tables[row.sequence].blocks.count * pool.blockSize, "no KV block for position")
             let xr = s.x + t * e
-            Dequant.row(weights.tokenEmbedding.type, weights.tokenEmbedding.row(id), xr, count: e)
+            Dequant.row(weights.tokenEmbedding.type, weights.tokenEmbedding.row(row.token), xr, count: e)
             if embedScale != 1 { for i in 0..<e { xr[i] *= embedScale } }
         }
 
-        let positions = p0..<(p0 + T)
+        let positions = rows.map(\.position)
         let ropeGlobal = RopeTable(positions: positions, headDim: c.headDim, base: c.ropeBase,
                                    freqScale: c.ropeFreqScale, freqFactors: weights.ropeFreqs)
         let ropeLocal = c.architecture == .gemma3
@@ -65,25 +78,25 @@ public final class Transformer: @unchecked Sendable {
 
         for (il, lw) in weights.layers.enumerated() {
             let sliding = c.isSlidingLayer(il)
-            attentionBlock(layer: il, lw, T: T, p0: p0, cache: cache, rope: sliding ? ropeLocal : ropeGlobal,
-                           window: sliding ? c.slidingWindow : 0)
+            attentionBlock(layer: il, lw, rows: rows, tables: tables, pool: pool,
+                           rope: sliding ? ropeLocal : ropeGlobal, window: sliding ? c.slidingWindow : 0)
             feedForwardBlock(lw, T: T)
         }
-        cache.count = p0 + T
 
         // Final norm on the requested rows only, then the output head.   logits: [rows, vocab]
-        let rows = outputRows.count
-        guard rows > 0 else { return [] }
+        let n = outputRows.count
+        guard n > 0 else { return [] }
         for (r, t) in outputRows.enumerated() {
+            precondition(t >= 0 && t < T)
             weights.outputNorm.withUnsafeBufferPointer {
                 Ops.rmsNorm(s.x + t * e, $0.baseAddress!, s.h + r * e, e, eps: c.rmsEps)
             }
         }
-        var logits = [Float](repeating: 0, count: rows * c.vocabularySize)
+        var logits = [Float](repeating: 0, count: n * c.vocabularySize)
         logits.withUnsafeMutableBufferPointer { out in
-            matmul(weights.output, s.h, T: rows, out.baseAddress!)
+            matmul(weights.output, s.h, T: n, out.baseAddress!)
             if let b = weights.outputBias {
-                for r in 0..<rows { for i in 0..<c.vocabularySize { out[r * c.vocabularySize + i] += b[i] } }
+                for r in 0..<n { for i in 0..<c.vocabularySize { out[r * c.vocabularySize + i] += b[i] } }
             }
             if c.finalLogitSoftcap > 0 {
                 let cap = c.finalLogitSoftcap
@@ -95,10 +108,12 @@ public final class Transformer: @unchecked Sendable {
 
     // MARK: - Blocks
 
-    private func attentionBlock(layer il: Int, _ lw: LayerWeights, T: Int, p0: Int, cache: KVCache,
-                                rope: RopeTable, window: Int) {
+    private func attentionBlock(layer il: Int, _ lw: LayerWeights, rows: [BatchRow], tables: [BlockTable],
+                                pool: KVPool, rope: RopeTable, window: Int) {
         let c = config
+        let T = rows.count
         let e = c.embeddingLength, hd = c.headDim, qDim = c.qDim, kvDim = c.kvDim
+        let bs = pool.blockSize
         let s = scratch
         normRows(s.x, lw.attnNorm, s.h, T: T, n: e)
         matmul(lw.wq, s.h, T: T, s.q)     // [T, qDim]
@@ -108,7 +123,7 @@ public final class Transformer: @unchecked Sendable {
         addBias(lw.bk, s.k, T: T, n: kvDim)
         addBias(lw.bv, s.v, T: T, n: kvDim)
         let qScale: Float = c.architecture == .gemma3 ? 1 / Float(hd).squareRoot() : 1
-        for t in 0..<T {
+        for (t, row) in rows.enumerated() {
             for h in 0..<c.headCount {
                 let qh = s.q + t * qDim + h * hd
                 if let w = lw.qNorm { w.withUnsafeBufferPointer { Ops.rmsNorm(qh, $0.baseAddress!, qh, hd, eps: c.rmsEps) } }
@@ -120,31 +135,45 @@ public final class Transformer: @unchecked Sendable {
                 if let w = lw.kNorm { w.withUnsafeBufferPointer { Ops.rmsNorm(kh, $0.baseAddress!, kh, hd, eps: c.rmsEps) } }
                 rope.apply(kh, row: t, style: c.ropeStyle)
             }
-            cache.key(il, p0 + t).update(from: s.k + t * kvDim, count: kvDim)
-            cache.value(il, p0 + t).update(from: s.v + t * kvDim, count: kvDim)
+            let block = Int(tables[row.sequence].blocks[row.position / bs]), slot = row.position % bs
+            (pool.keyBlock(il, block) + slot * kvDim).update(from: s.k + t * kvDim, count: kvDim)
+            (pool.valueBlock(il, block) + slot * kvDim).update(from: s.v + t * kvDim, count: kvDim)
         }
-        // Attention over the cache: one task per (token, head).   o: [T, qDim]
+        // Attention through each row's block table: one task per (row, head).   attn: [T, qDim]
         let scoreScale: Float = c.architecture == .gemma3 ? 1 : 1 / Float(hd).squareRoot()
         let group = c.headCount / c.headCountKV
         let tasks = T * c.headCount
-        pool.run { index, n in
+        threadPool.run { index, n in
             let scores = s.scores + index * s.scoresPerThread
             var task = tasks * index / n
             let end = tasks * (index + 1) / n
             while task < end {
                 let t = task / c.headCount, h = task % c.headCount, kvh = h / group
-                let pos = p0 + t
-                let lo = window > 0 ? max(0, pos - window + 1) : 0
+                let row = rows[t]
+                let table = tables[row.sequence]
+                let lo = window > 0 ? max(0, row.position - window + 1) : 0
+                let count = row.position - lo + 1
                 let q = s.q + t * qDim + h * hd
-                let count = pos - lo + 1
-                for j in 0..<count {
-                    scores[j] = Ops.dot(q, cache.key(il, lo + j) + kvh * hd, hd) * scoreScale
+                var j = lo
+                while j <= row.position {
+                    let keys = pool.keyBlock(il, Int(table.blocks[j / bs])) + kvh * hd
+                    let end = min(row.position + 1, (j / bs + 1) * bs)
+                    for p in j..<end {
+                        scores[p - lo] = Ops.dot(q, keys + (p % bs) * kvDim, hd) * scoreScale
+                    }
+                    j = end
                 }
                 Ops.softmax(scores, count)
                 let o = s.attn + t * qDim + h * hd
                 o.initialize(repeating: 0, count: hd)
-                for j in 0..<count {
-                    Ops.axpy(scores[j], cache.value(il, lo + j) + kvh * hd, o, hd)
+                j = lo
+                while j <= row.position {
+                    let values = pool.valueBlock(il, Int(table.blocks[j / bs])) + kvh * hd
+                    let end = min(row.position + 1, (j / bs + 1) * bs)
+                    for p in j..<end {
+                        Ops.axpy(scores[p - lo], values + (p % bs) * kvDim, o, hd)
+                    }
+                    j = end
                 }
                 task += 1
             }
@@ -181,7 +210,7 @@ public final class Transformer: @unchecked Sendable {
     private func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, T: Int, _ out: UnsafeMutablePointer<Float>) {
         act.prepare(for: w.type, x: x, rows: T, n: w.cols)
         let act = self.act
-        pool.parallelFor(w.rows, granularity: 16) { range in
+        threadPool.parallelFor(w.rows, granularity: 16) { range in
             MatMul.compute(w.type, weight: w.data, n: w.cols, rows: range, act: act, out: out, outStride: w.rows)
         }
     }
@@ -195,6 +224,19 @@ public final class Transformer: @unchecked Sendable {
     private func addBias(_ b: WeightVector?, _ y: UnsafeMutablePointer<Float>, T: Int, n: Int) {
         guard let b else { return }
         for t in 0..<T { for i in 0..<n { y[t * n + i] += b[i] } }
+    }
+}
+
+/// One row of a batched forward pass: a token at a position of one sequence (index into the tables).
+public struct BatchRow: Sendable, Equatable {
+    public var token: Int
+    public var position: Int
+    public var sequence: Int
+
+    public init(token: Int, position: Int, sequence: Int) {
+        self.token = token
+        self.position = position
+        self.sequence = sequence
     }
 }
 
