@@ -22,6 +22,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: [.customShort("b"), .long], help: "Tokens per forward call during prompt processing.")
     var batch: Int = 64
 
+    @Option(name: [.customShort("d"), .long], help: "Context depth: tokens already in the KV cache before each test.")
+    var depth: Int = 0
+
     @Flag(name: .long, help: "Print the result as one JSON object on the last line.")
     var json = false
 
@@ -29,27 +32,33 @@ struct BenchCommand: ParsableCommand {
         guard prompt >= 0, generate >= 0, prompt + generate > 0 else { throw ValidationError("nothing to measure") }
         guard repetitions >= 1 else { throw ValidationError("-r must be >= 1") }
         guard batch >= 1 else { throw ValidationError("-b must be >= 1") }
+        guard depth >= 0 else { throw ValidationError("-d must be >= 0") }
     }
 
     func run() throws {
         let model = try modelOptions.load(maxBatch: batch)
         let tf = model.transformer
-        guard prompt + 1 <= model.config.contextLength, generate + 1 <= model.config.contextLength else {
+        guard depth + prompt + 1 <= model.config.contextLength, depth + generate + 1 <= model.config.contextLength else {
             throw ValidationError("-p / -n exceed the model context \(model.config.contextLength)")
         }
         var rng = SystemRandomNumberGenerator()
         let vocab = model.config.vocabularySize
-        let cache = tf.makeCache(capacity: max(prompt, generate) + 1)
+        let cache = tf.makeCache(capacity: depth + max(prompt, generate) + 1)
+        let generator = Generator(model: model)
+        // The depth prefix is computed once and kept; each test truncates back to it.
+        if depth > 0 {
+            _ = generator.prefill((0..<depth).map { _ in Int.random(in: 0..<vocab, using: &rng) }, cache: cache)
+        }
 
         func timePrompt() -> Double {
             let tokens = (0..<prompt).map { _ in Int.random(in: 0..<vocab, using: &rng) }
-            cache.truncate(to: 0)
+            cache.truncate(to: depth)
             let t0 = DispatchTime.now().uptimeNanoseconds
-            _ = Generator(model: model).prefill(tokens, cache: cache)
+            _ = generator.prefill(tokens, cache: cache)
             return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         }
         func timeDecode() -> Double {
-            cache.truncate(to: 0)
+            cache.truncate(to: depth)
             var token = model.tokenizer.bosID ?? 0
             let t0 = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<generate {
@@ -78,7 +87,7 @@ struct BenchCommand: ParsableCommand {
         let threads = tf.threadPool.threadCount
         let ppStats = Stats(pp), tgStats = Stats(tg)
         Console.out("| model | test | threads | t/s (median) | spread |\n|---|---|---|---|---|\n")
-        let name = URL(fileURLWithPath: modelOptions.model).lastPathComponent
+        let name = URL(fileURLWithPath: modelOptions.model).lastPathComponent + (depth > 0 ? " @ d\(depth)" : "")
         if prompt > 0 {
             Console.out(String(format: "| %@ | pp%d | %d | %.1f | ± %.1f |\n", name, prompt, threads, ppStats.median, ppStats.spread))
         }
@@ -86,7 +95,8 @@ struct BenchCommand: ParsableCommand {
             Console.out(String(format: "| %@ | tg%d | %d | %.1f | ± %.1f |\n", name, generate, threads, tgStats.median, tgStats.spread))
         }
         if json {
-            var obj: [String: Any] = ["threads": threads, "model": name, "batch": batch, "repetitions": repetitions]
+            var obj: [String: Any] = ["threads": threads, "model": name, "batch": batch, "repetitions": repetitions,
+                                      "depth": depth]
             if prompt > 0 { obj["pp"] = ppStats.median; obj["pp_runs"] = pp; obj["pp_tokens"] = prompt }
             if generate > 0 { obj["tg"] = tgStats.median; obj["tg_runs"] = tg; obj["tg_tokens"] = generate }
             let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])

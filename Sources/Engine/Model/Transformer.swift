@@ -163,7 +163,7 @@ public final class Transformer: @unchecked Sendable {
                     }
                     j = end
                 }
-                Ops.softmax(scores, count)
+                VectorMath.softmax(scores, count)
                 let o = s.attn + t * qDim + h * hd
                 o.initialize(repeating: 0, count: hd)
                 j = lo
@@ -194,9 +194,9 @@ public final class Transformer: @unchecked Sendable {
         addBias(lw.bGate, s.gate, T: T, n: ff)
         addBias(lw.bUp, s.up, T: T, n: ff)
         if c.architecture == .gemma3 {
-            for i in 0..<(T * ff) { s.gate[i] = Ops.geluTanh(s.gate[i]) * s.up[i] }
+            VectorMath.geluTanhMul(s.gate, s.up, T * ff)
         } else {
-            for i in 0..<(T * ff) { s.gate[i] = Ops.silu(s.gate[i]) * s.up[i] }
+            VectorMath.siluMul(s.gate, s.up, T * ff)
         }
         matmul(lw.down, s.gate, T: T, s.o)   // [T, e]
         addBias(lw.bDown, s.o, T: T, n: e)
