@@ -15,9 +15,11 @@ let package = Package(
         .executable(name: "infer", targets: ["InferServer"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "PrefixCache", targets: ["PrefixCache"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         // Innermost SIMD dot products only (AVX2 / AVX-512 VNNI intrinsics with runtime dispatch).
@@ -26,7 +28,13 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O3"])]
         ),
         .target(name: "Tensor", dependencies: ["CKernels"], swiftSettings: swiftSettings),
-        .target(name: "Engine", dependencies: ["Tensor"], swiftSettings: swiftSettings),
+        // Prefix-cache bookkeeping: block hashing, block pool, radix tree, eviction. No numeric code.
+        .target(
+            name: "PrefixCache",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "Engine", dependencies: ["Tensor", "PrefixCache"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "InferServer",
             dependencies: [
@@ -36,8 +44,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: swiftSettings),
+        .testTarget(name: "PrefixCacheTests", dependencies: ["PrefixCache"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "EngineTests", dependencies: ["Engine", "Tensor"],
+            name: "EngineTests", dependencies: ["Engine", "Tensor", "PrefixCache"],
             swiftSettings: swiftSettings
         ),
     ],

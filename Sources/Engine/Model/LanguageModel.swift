@@ -1,4 +1,5 @@
 import Foundation
+import PrefixCache
 import Tensor
 
 /// A loaded model: the mapped GGUF file, its configuration, bound weights, tokenizer and forward pass.
@@ -12,6 +13,10 @@ public final class LanguageModel: @unchecked Sendable {
     public let tokenizer: any Tokenizer
     public let transformer: Transformer
     public let summary: LoadSummary
+    /// Identity of the model file (SHA-256 of the GGUF header and tensor table): seeds prefix-cache block
+    /// hashes, so two processes serving the same file compute identical hashes and different models never
+    /// share blocks.
+    public let fingerprint: ModelFingerprint
 
     /// Loads and validates a GGUF model. `progress` receives human-readable stage messages.
     public init(path: String, maxBatch: Int = 64, pool: ThreadPool = .shared,
@@ -30,8 +35,20 @@ public final class LanguageModel: @unchecked Sendable {
         progress?("loading tokenizer (\(config.vocabularySize) tokens)")
         tokenizer = try TokenizerLoader.load(from: file)
         transformer = Transformer(config: config, weights: weights, pool: pool, maxBatch: maxBatch)
+        fingerprint = try Self.fingerprint(path: path, headerBytes: file.dataOffset)
         summary = LoadSummary(file: file, config: config, threads: pool.threadCount,
                               seconds: Date().timeIntervalSince(start))
+    }
+}
+
+extension LanguageModel {
+    static func fingerprint(path: String, headerBytes: Int) throws -> ModelFingerprint {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw EngineError(.loadFailed, "cannot reopen \(path) to fingerprint it")
+        }
+        defer { try? handle.close() }
+        let header = try handle.read(upToCount: headerBytes) ?? Data()
+        return ModelFingerprint(digesting: header)
     }
 }
 

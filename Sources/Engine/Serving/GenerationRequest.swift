@@ -1,0 +1,109 @@
+import PrefixCache
+
+/// One generation request to the `InferenceEngine`.
+public struct GenerationRequest: Sendable {
+    public var promptTokens: [Int]
+    public var maxTokens: Int
+    public var sampling: SamplingParameters
+    /// Stop at an end-of-generation token (not emitted).
+    public var stopAtEndOfGeneration: Bool
+    /// Prefix-cache isolation set by the server (e.g. a digest of the API key when tenants are isolated).
+    public var tenant: String?
+    /// The client's `cache_salt`: adds to the tenant salt. Both nil = unsalted, shared with every request.
+    public var cacheSalt: String?
+    /// Leading prompt tokens that stay unsalted (a declared public prefix shared across salts).
+    public var publicPrefixTokens: Int
+    /// Report the log-probability of each sampled token and this many top alternatives (0 = none).
+    public var topLogprobs: Int
+    public var logprobs: Bool
+
+    public init(promptTokens: [Int], maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(),
+                stopAtEndOfGeneration: Bool = true, tenant: String? = nil, cacheSalt: String? = nil,
+                publicPrefixTokens: Int = 0,
+                logprobs: Bool = false, topLogprobs: Int = 0) {
+        self.promptTokens = promptTokens
+        self.maxTokens = maxTokens
+        self.sampling = sampling
+        self.stopAtEndOfGeneration = stopAtEndOfGeneration
+        self.tenant = tenant
+        self.cacheSalt = cacheSalt
+        self.publicPrefixTokens = publicPrefixTokens
+        self.logprobs = logprobs
+        self.topLogprobs = topLogprobs
+    }
+
+    var cacheKeys: CacheKeys {
+        CacheKeys(tenant: tenant.map { CacheSalt($0) }, salt: cacheSalt.map { CacheSalt($0) },
+                  publicPrefixTokens: publicPrefixTokens)
+    }
+}
+
+/// One sampled token, streamed as soon as it is known.
+public struct TokenEvent: Sendable {
+    public var id: Int
+    /// Text that became complete with this token (may be empty: a UTF-8 character can span tokens).
+    public var text: String
+    /// Log-probability of `id` (when requested).
+    public var logprob: Float?
+    /// Top alternatives with log-probabilities, highest first (when requested).
+    public var top: [(id: Int, logprob: Float)]
+}
+
+/// What a finished request reports.
+public struct GenerationSummary: Sendable {
+    /// Text held back by the streaming detokenizer (an incomplete UTF-8 tail), rendered at the end.
+    public var trailingText: String
+    public var promptTokens: Int
+    /// Prompt tokens whose KV came from the prefix cache.
+    public var cachedTokens: Int
+    public var generatedTokens: Int
+    public var finishReason: FinishReason
+    /// Seconds from submission to the first token (nil if none was produced).
+    public var timeToFirstToken: Double?
+    public var totalSeconds: Double
+    /// Times the request was preempted (its KV dropped and recomputed).
+    public var preemptions: Int
+}
+
+/// Events of one request's stream: tokens, then exactly one `finished`.
+public enum GenerationEvent: Sendable {
+    case token(TokenEvent)
+    case finished(GenerationSummary)
+}
+
+/// Engine-wide settings.
+public struct EngineOptions: Sendable {
+    /// KV pool size in tokens (rounded up to whole blocks).
+    public var kvCacheTokens: Int
+    public var blockSize: Int
+    /// Token budget of one engine step (decode tokens + prefill chunk); also the forward batch size.
+    public var maxBatchTokens: Int
+    /// Sequences decoding at once.
+    public var maxRunning: Int
+    /// Requests allowed to wait for admission (more: `submit` fails with `.overloaded`).
+    public var maxQueued: Int
+    public var prefixCaching: Bool
+
+    public init(kvCacheTokens: Int = 65536, blockSize: Int = 16, maxBatchTokens: Int = 128, maxRunning: Int = 16,
+                maxQueued: Int = 256, prefixCaching: Bool = true) {
+        self.kvCacheTokens = kvCacheTokens
+        self.blockSize = blockSize
+        self.maxBatchTokens = maxBatchTokens
+        self.maxRunning = maxRunning
+        self.maxQueued = maxQueued
+        self.prefixCaching = prefixCaching
+    }
+}
+
+/// Engine counters (monotonic since start).
+public struct EngineStats: Sendable {
+    /// Tokens run through the model as prompt (prefill) work; cache hits do not count.
+    public var prefillTokens: Int = 0
+    public var decodeTokens: Int = 0
+    public var steps: Int = 0
+    public var preemptions: Int = 0
+    public var finishedRequests: Int = 0
+    public var running: Int = 0
+    public var waiting: Int = 0
+    public var prefix: PrefixCacheStats? = nil
+}

@@ -1,0 +1,127 @@
+import Foundation
+import PrefixCache
+import Tensor
+
+/// The serving engine: one dedicated thread owns the model, the paged KV pool and the prefix cache, and
+/// runs continuous batching (see `Scheduler`). Callers submit requests from any task and receive an
+/// `AsyncThrowingStream` of events; when the consumer stops listening, the request is cancelled and its
+/// KV blocks are released at the next step.
+///
+/// NOTE: `@unchecked Sendable`: the only state touched from other threads is the inbox (new requests and
+/// cancellations) and the published stats, both guarded by `lock`; everything else belongs to the engine
+/// thread.
+public final class InferenceEngine: @unchecked Sendable {
+    public let model: LanguageModel
+    public let options: EngineOptions
+
+    private let lock = NSCondition()
+    private var inbox: [Scheduler.Job] = []
+    private var cancelled: Set<UInt64> = []
+    private var stopping = false
+    private var queuedCount = 0
+    private var published = EngineStats()
+    private var nextID: UInt64 = 1
+    private var thread: Thread?
+
+    /// Creates the engine and starts its thread. Throws if the KV pool or prefix-cache config is invalid.
+    public init(model: LanguageModel, options: EngineOptions = EngineOptions()) throws {
+        guard options.maxBatchTokens <= model.transformer.maxBatch else {
+            throw EngineError(.invalidInput,
+                              "maxBatchTokens \(options.maxBatchTokens) exceeds the model's batch \(model.transformer.maxBatch)")
+        }
+        self.model = model
+        self.options = options
+        let scheduler = UncheckedBox(try Scheduler(model: model, options: options))
+        let t = Thread { [unowned self] in self.run(scheduler.value) }
+        t.name = "infer-engine"
+        t.stackSize = 8 << 20
+        thread = t
+        t.start()
+    }
+
+    /// Queues a request. The stream yields `.token` events and ends with `.finished`, or throws an
+    /// `EngineError` (invalid request, prompt larger than the KV pool or context, overloaded, shut down).
+    public func submit(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: GenerationEvent.self, throwing: (any Error).self)
+        lock.lock()
+        guard !stopping else {
+            lock.unlock()
+            continuation.finish(throwing: EngineError(.invalidInput, "the engine is shutting down"))
+            return stream
+        }
+        guard queuedCount < options.maxQueued else {
+            lock.unlock()
+            continuation.finish(throwing: EngineError(.overloaded, "the request queue is full (\(options.maxQueued))"))
+            return stream
+        }
+        let id = nextID
+        nextID += 1
+        queuedCount += 1
+        continuation.onTermination = { [weak self] termination in
+            if case .cancelled = termination { self?.cancel(id) }
+        }
+        inbox.append(Scheduler.Job(id: id, request: request, continuation: continuation, submitted: Date()))
+        lock.signal()
+        lock.unlock()
+        return stream
+    }
+
+    /// A snapshot of the counters (updated after every step).
+    public func stats() -> EngineStats {
+        lock.lock()
+        defer { lock.unlock() }
+        return published
+    }
+
+    /// Stops the engine thread; unfinished requests end with a cancellation.
+    public func shutdown() {
+        lock.lock()
+        stopping = true
+        lock.signal()
+        lock.unlock()
+    }
+
+    deinit { shutdown() }
+
+    private func cancel(_ id: UInt64) {
+        lock.lock()
+        cancelled.insert(id)
+        lock.signal()
+        lock.unlock()
+    }
+
+    private func run(_ scheduler: Scheduler) {
+        while true {
+            lock.lock()
+            while inbox.isEmpty && cancelled.isEmpty && !stopping && scheduler.isIdle {
+                lock.wait()
+            }
+            let newJobs = inbox
+            inbox.removeAll()
+            let newCancels = cancelled
+            cancelled.removeAll()
+            let stop = stopping
+            lock.unlock()
+
+            if stop {
+                scheduler.cancelAll()
+                return
+            }
+            scheduler.enqueue(newJobs)
+            scheduler.cancel(newCancels)
+            scheduler.step()
+
+            lock.lock()
+            queuedCount = scheduler.waitingCount + inbox.count
+            published = scheduler.stats
+            lock.unlock()
+        }
+    }
+}
+
+/// Moves a value owned by one thread into that thread's start closure.
+/// NOTE: `@unchecked Sendable` is safe because the value is handed over once and never used by the creator.
+private struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
