@@ -4,11 +4,12 @@ import Foundation
 
 /// The `infer` command-line tool: generate, tokenize, perplexity.
 @main
-struct InferCommand: ParsableCommand {
+struct InferCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "infer",
         abstract: "A CPU inference engine for GGUF models (Gemma 3, Llama, Qwen2).",
-        subcommands: [GenerateCommand.self, TokenizeCommand.self, PerplexityCommand.self, BenchCommand.self]
+        subcommands: [GenerateCommand.self, TokenizeCommand.self, PerplexityCommand.self, BenchCommand.self,
+                      BenchPrefixCommand.self]
     )
 }
 

@@ -131,5 +131,6 @@ struct GGUFFuzzTests {
             _ = try? file.optionalInts(key)
             _ = try? file.optionalUniformInt(key)
         }
+        GGUFLazyArrayTests.expectAccessorsMatchMaterialised(file)
     }
 }

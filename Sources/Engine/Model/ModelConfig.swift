@@ -130,7 +130,7 @@ public struct ModelConfig: Sendable, Equatable {
             slidingWindow = 0
             slidingWindowPattern = 0
         }
-        vocabularySize = file.metadata["tokenizer.ggml.tokens"]?.arrayValue?.count ?? 0
+        vocabularySize = (try? file.arrayCount("tokenizer.ggml.tokens")) ?? 0
         guard vocabularySize > 0 else {
             throw EngineError(.badHyperparameter, "tokenizer.ggml.tokens is missing: vocabulary size unknown")
         }

@@ -22,6 +22,8 @@ public final class InferenceEngine: @unchecked Sendable {
     private var published = EngineStats()
     private var nextID: UInt64 = 1
     private var thread: Thread?
+    private let exited = DispatchSemaphore(value: 0)
+    private var joined = false
 
     /// Creates the engine and starts its thread. Throws if the KV pool or prefix-cache config is invalid.
     public init(model: LanguageModel, options: EngineOptions = EngineOptions()) throws {
@@ -73,12 +75,16 @@ public final class InferenceEngine: @unchecked Sendable {
         return published
     }
 
-    /// Stops the engine thread; unfinished requests end with a cancellation.
+    /// Stops the engine thread and waits for it to exit; unfinished requests end with a cancellation.
+    /// Afterwards the model may be used by another engine.
     public func shutdown() {
         lock.lock()
         stopping = true
+        let wait = !joined && Thread.current !== thread
+        joined = true
         lock.signal()
         lock.unlock()
+        if wait { exited.wait() }
     }
 
     deinit { shutdown() }
@@ -91,6 +97,7 @@ public final class InferenceEngine: @unchecked Sendable {
     }
 
     private func run(_ scheduler: Scheduler) {
+        defer { exited.signal() }
         while true {
             lock.lock()
             while inbox.isEmpty && cancelled.isEmpty && !stopping && scheduler.isIdle {

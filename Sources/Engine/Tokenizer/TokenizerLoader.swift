@@ -39,16 +39,22 @@ public enum TokenizerLoader {
             }
             preKind = kind
         }
-        guard let texts = try file.optionalStrings("tokenizer.ggml.tokens"), !texts.isEmpty else {
+        // NOTE: the token texts go from the mapped file straight into the vocabulary's byte table; a
+        // transient [String] of 262144 tokens (Gemma) would cost tens of MB of peak RSS.
+        let built = try file.withStringArrayBytes("tokenizer.ggml.tokens") { count, text in
+            guard count > 0 else { throw TokenizerError(.missingTokens, "tokenizer.ggml.tokens is missing or empty") }
+            let scores = try file.optionalFloats("tokenizer.ggml.scores")
+            let types = try file.optionalInts("tokenizer.ggml.token_type")
+            if let scores, scores.count != count {
+                throw TokenizerError(.inconsistentMetadata, "tokenizer.ggml.scores has \(scores.count) entries for \(count) tokens")
+            }
+            if let types, types.count != count {
+                throw TokenizerError(.inconsistentMetadata, "tokenizer.ggml.token_type has \(types.count) entries for \(count) tokens")
+            }
+            return Vocabulary(count: count, text: text, scores: scores, types: types)
+        }
+        guard var vocab = built else {
             throw TokenizerError(.missingTokens, "tokenizer.ggml.tokens is missing or empty")
-        }
-        let scores = try file.optionalFloats("tokenizer.ggml.scores")
-        let types = try file.optionalInts("tokenizer.ggml.token_type")
-        if let scores, scores.count != texts.count {
-            throw TokenizerError(.inconsistentMetadata, "tokenizer.ggml.scores has \(scores.count) entries for \(texts.count) tokens")
-        }
-        if let types, types.count != texts.count {
-            throw TokenizerError(.inconsistentMetadata, "tokenizer.ggml.token_type has \(types.count) entries for \(texts.count) tokens")
         }
         var merges: [String] = []
         if !isSPM {
@@ -58,7 +64,6 @@ public enum TokenizerLoader {
             merges = m
         }
 
-        var vocab = Vocabulary(texts: texts, scores: scores, types: types)
         var s = SpecialTokens()
         if isSPM {
             s.bos = 1; s.eos = 2; s.unk = 0

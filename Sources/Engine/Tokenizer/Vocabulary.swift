@@ -64,15 +64,26 @@ struct Vocabulary: Sendable {
     /// Builds the table. An empty text becomes `[EMPTY_<i>]` as in llama.cpp; `scores` / `types` may be nil
     /// (then 0 and NORMAL) but must otherwise have one entry per token.
     init(texts: [String], scores: [Float]?, types: [Int]?) {
-        count = texts.count
+        self.init(count: texts.count, scores: scores, types: types) { i, bytes in bytes.append(contentsOf: texts[i].utf8) }
+    }
+
+    /// Builds the table from raw UTF-8 texts (e.g. views into a GGUF file): `text(i)` is token i's bytes.
+    init(count: Int, text: (Int) -> UnsafeRawBufferPointer, scores: [Float]?, types: [Int]?) {
+        self.init(count: count, scores: scores, types: types) { i, bytes in bytes.append(contentsOf: text(i)) }
+    }
+
+    /// The shared builder: `appendText(i, &bytes)` appends token i's UTF-8 text.
+    private init(count: Int, scores: [Float]?, types: [Int]?, appendText: (Int, inout [UInt8]) -> Void) {
+        self.count = count
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(texts.count * 8)
+        bytes.reserveCapacity(count * 8)
         var starts: [Int32] = [0]
-        starts.reserveCapacity(texts.count + 1)
-        var table = ByteStringTable(minimumCapacity: texts.count)
-        for (i, text) in texts.enumerated() {
+        starts.reserveCapacity(count + 1)
+        var table = ByteStringTable(minimumCapacity: count)
+        for i in 0..<count {
             let start = bytes.count
-            if text.isEmpty { bytes.append(contentsOf: "[EMPTY_\(i)]".utf8) } else { bytes.append(contentsOf: text.utf8) }
+            appendText(i, &bytes)
+            if bytes.count == start { bytes.append(contentsOf: "[EMPTY_\(i)]".utf8) }
             starts.append(Int32(bytes.count))
             bytes.withUnsafeBufferPointer { all in
                 table.insert(UnsafeBufferPointer(rebasing: all[start...]), value: Int32(i), overwrite: true)
@@ -81,9 +92,9 @@ struct Vocabulary: Sendable {
         textBytes = bytes
         textStarts = starts
         index = table
-        self.scores = scores ?? [Float](repeating: 0, count: texts.count)
+        self.scores = scores ?? [Float](repeating: 0, count: count)
         attributes = types.map { $0.map(TokenAttributes.init(tokenType:)) }
-            ?? [TokenAttributes](repeating: .normal, count: texts.count)
+            ?? [TokenAttributes](repeating: .normal, count: count)
     }
 
     /// The bytes of token `id`'s text (`id` must be in range).

@@ -2,7 +2,8 @@
 ///
 /// Parsing validates the whole header: magic, version, every metadata record, the tensor table,
 /// `general.alignment`, and that every tensor's data lies aligned inside the file. Anything malformed
-/// throws a `GGUFError`; nothing is copied except metadata values.
+/// throws a `GGUFError`; nothing is copied except small metadata values (arrays are validated, then
+/// decoded from the file on access: see `GGUFMetadata`).
 ///
 /// NOTE: `@unchecked Sendable` is safe: all stored properties are immutable after `init` and the
 /// backing bytes are read-only.
@@ -11,10 +12,10 @@ public final class GGUFFile: @unchecked Sendable {
     public static let defaultAlignment = 32
 
     public let version: UInt32
-    /// Metadata values by key.
-    public let metadata: [String: GGUFValue]
+    /// Metadata values by key (arrays are decoded on access).
+    public let metadata: GGUFMetadata
     /// Metadata keys in file order.
-    public let metadataKeys: [String]
+    public var metadataKeys: [String] { metadata.keys }
     /// Tensor table in file order.
     public let tensors: [GGUFTensorInfo]
     public let alignment: Int
@@ -58,8 +59,8 @@ public final class GGUFFile: @unchecked Sendable {
         // Each KV record takes at least 8 (key) + 4 (type) + 1 (value) bytes.
         let nKV = try r.readCount("metadata count", minItemSize: 13)
 
-        var metadata: [String: GGUFValue] = [:]
-        metadata.reserveCapacity(nKV)
+        var entries: [String: GGUFMetadata.Entry] = [:]
+        entries.reserveCapacity(nKV)
         var keys: [String] = []
         var alignmentAt: Int?
         for _ in 0..<nKV {
@@ -67,20 +68,23 @@ public final class GGUFFile: @unchecked Sendable {
             let key = try r.readString("metadata key")
             if key == "general.alignment" { alignmentAt = at }
             let type = try r.readValueType("value of \(key)")
-            let value = try r.readValue(type, key)
-            guard metadata.updateValue(value, forKey: key) == nil else {
+            let entry: GGUFMetadata.Entry = if type == .array {
+                .array(try r.readArrayRef(key))
+            } else {
+                .value(try r.readValue(type, key))
+            }
+            guard entries.updateValue(entry, forKey: key) == nil else {
                 throw GGUFError(.duplicateKey, "duplicate metadata key \(key)", offset: at)
             }
             keys.append(key)
         }
-        self.metadata = metadata
-        self.metadataKeys = keys
+        self.metadata = GGUFMetadata(keys: keys, entries: entries, storage: storage)
 
         var alignment = Self.defaultAlignment
-        if let a = metadata["general.alignment"] {
-            guard case .uint32(let v) = a, v > 0, v & (v - 1) == 0 else {
+        if let a = metadata.entry("general.alignment") {
+            guard case .value(.uint32(let v)) = a, v > 0, v & (v - 1) == 0 else {
                 // NOTE: name the type, never interpolate the whole value: it may be a huge array.
-                let found = if case .uint32(let v) = a { "\(v)" } else { "a value of type \(a.type)" }
+                let found = if case .value(.uint32(let v)) = a { "\(v)" } else { "a value of type \(a.type)" }
                 throw GGUFError(.badAlignment, "general.alignment must be a u32 power of two, got \(found)",
                                 offset: alignmentAt)
             }
@@ -165,7 +169,8 @@ public final class GGUFFile: @unchecked Sendable {
         storage.bytes.baseAddress!.advanced(by: dataOffset + info.offset)
     }
 
-    private enum Storage {
+    /// The bytes a file was parsed from; metadata arrays point into them.
+    enum Storage: Sendable {
         case mapped(MappedFile)
         case owned(OwnedBytes)
 
