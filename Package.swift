@@ -34,7 +34,7 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
-        .target(name: "Engine", dependencies: ["Tensor", "PrefixCache"], swiftSettings: swiftSettings),
+        .target(name: "Engine", dependencies: ["Tensor", "PrefixCache", "CKernels"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "InferServer",
             dependencies: [

@@ -25,6 +25,9 @@ struct BenchPrefixCommand: AsyncParsableCommand {
     @Option(name: .long, help: "KV cache size in tokens.")
     var kvCacheTokens: Int = 32768
 
+    @Option(name: .long, help: "KV cache size in GiB (overrides --kv-cache-tokens).")
+    var kvCacheGib: Double?
+
     @Flag(name: .long, help: "Only run with the prefix cache off.")
     var noPrefixCache = false
 
@@ -49,11 +52,12 @@ struct BenchPrefixCommand: AsyncParsableCommand {
 
     func run() async throws {
         let model = try modelOptions.load(maxBatch: 128)
+        let kvTokens = kvCacheGib.map { EngineOptions.kvTokens(forGiB: $0, config: model.config) } ?? kvCacheTokens
         let workloads = try PrefixWorkloads(tokenizer: model.tokenizer)
         var results: [RunResult] = []
         let configs: [(Bool, Int)] = (noPrefixCache ? [false] : [true, false]).flatMap { [($0, concurrency), ($0, 1)] }
         for (cacheOn, n) in configs {
-            let options = EngineOptions(kvCacheTokens: kvCacheTokens, maxBatchTokens: 128, maxRunning: max(n, 1),
+            let options = EngineOptions(kvCacheTokens: kvTokens, maxBatchTokens: 128, maxRunning: max(n, 1),
                                         prefixCaching: cacheOn)
             let engine = try InferenceEngine(model: model, options: options)
             let r = try await runWorkload(engine, workloads, cache: cacheOn, concurrency: n)

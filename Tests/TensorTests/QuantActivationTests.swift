@@ -1,3 +1,4 @@
+import CKernels
 import Testing
 @testable import Tensor
 
@@ -73,6 +74,33 @@ struct QuantActivationTests {
                 let bsum = Int(row.load(fromByteOffset: base + 260 + 2 * i, as: Int16.self))
                 #expect(bsum == qs[(16 * i)..<(16 * i + 16)].reduce(0, +), "block \(b) bsums[\(i)]")
             }
+        }
+    }
+
+    @Test("The AVX2 quantizers are bit-identical to the Swift reference", .enabled(if: ck_has_avx2() != 0),
+          arguments: [GGMLType.q8_0, .q8_K])
+    func simdMatchesSwift(format: GGMLType) {
+        let n = 1024
+        var x = Self.fixture(n: n)
+        var rng = QuantRNG(seed: 99)
+        for i in 512..<768 { x[i] = Float(Int.random(in: -20...20, using: &rng)) * 0.5 }  // many exact ties
+        x[520] = 10; x[530] = -10  // equal magnitudes of both signs: the first one sets the Q8_K sign
+        x[800] = 1e-30  // a tiny block maximum (subnormal f16 scale)
+        let blocks = n / format.blockSize, bytes = blocks * format.typeSize
+        var swift = [UInt8](repeating: 0xAA, count: bytes), simd = [UInt8](repeating: 0x55, count: bytes)
+        x.withUnsafeBufferPointer { src in
+            swift.withUnsafeMutableBytes { dst in
+                if format == .q8_0 { ActivationQuant.q8_0(src.baseAddress!, dst.baseAddress!, count: n) }
+                else { ActivationQuant.q8_K(src.baseAddress!, dst.baseAddress!, count: n) }
+            }
+            simd.withUnsafeMutableBytes { dst in
+                if format == .q8_0 { ck_quantize_q8_0(src.baseAddress!, dst.baseAddress!, Int32(blocks)) }
+                else { ck_quantize_q8_K(src.baseAddress!, dst.baseAddress!, Int32(blocks)) }
+            }
+        }
+        for i in 0..<bytes where swift[i] != simd[i] {
+            Issue.record("byte \(i) (block \(i / format.typeSize)): swift \(swift[i]) simd \(simd[i])")
+            break
         }
     }
 

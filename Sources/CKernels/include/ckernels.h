@@ -3,6 +3,9 @@
 #include <stdint.h>
 #include <stddef.h>
 
+/// Quant weight kinds for ck_gemm.
+enum { CK_Q4_0 = 0, CK_Q5_0 = 1, CK_Q8_0 = 2, CK_Q4_K = 3, CK_Q5_K = 4, CK_Q6_K = 5 };
+
 /// Returns 1 when the CPU supports AVX2+FMA+F16C (the fast paths), 0 otherwise.
 int ck_has_avx2(void);
 
@@ -37,5 +40,47 @@ float ck_dot_f32_f32(const void *w, const void *a, int count);
 float ck_dot_f16_f32(const void *w, const void *a, int count);
 /// bf16 weights . f32 activations (bf16 -> f32 by shift, FMA in f32).
 float ck_dot_bf16_f32(const void *w, const void *a, int count);
+
+/// Quantizes nblocks x 32 floats to Q8_0 blocks / nblocks x 256 floats to Q8_K blocks, bit-identical to
+/// ActivationQuant.q8_0 / q8_K in Swift (SPEC-model.md 2.3). PRECONDITION: ck_has_avx2() == 1.
+void ck_quantize_q8_0(const float *x, void *dst, int nblocks);
+void ck_quantize_q8_K(const float *x, void *dst, int nblocks);
+
+// ---------------------------------------------------------------------------------------------
+// Tiled matmul (ck_gemm.c): several weight rows x several tokens per inner loop, for prefill.
+// PRECONDITION: ck_has_avx2() == 1; level 2 additionally needs ck_has_avx512vnni() == 1.
+// ---------------------------------------------------------------------------------------------
+
+
+/// Bytes of one packed activation row of `nblocks` Q8_0 blocks (kquant = 0) or Q8_K blocks (kquant = 1).
+size_t ck_packed_act_bytes(int kquant, int nblocks);
+
+/// Packs one prepared Q8_0 / Q8_K activation row (`nblocks` blocks at src) into the ck_gemm layout at dst:
+/// the quants as unsigned bytes q + 128, the block scales as f32, then for Q8_0 the block sums Σ q (int32)
+/// and for Q8_K da * bsums (f32).
+void ck_pack_act(int kquant, const void *src, int nblocks, void *dst);
+
+/// out[t * outStride + r] = row r of the weights . packed activation row t, for r < nrows and t < ntok.
+/// weight: row 0 of the range, rows wRowBytes apart; act: packed rows actRowBytes apart; nblocks:
+/// blocks per row (32 or 256 elements). level: 1 = AVX2 (maddubs), 2 = AVX-512 VNNI (vpdpbusd).
+/// ntok == 1 is supported for every kind, but only Q5_0 / Q8_0 at level 2 have a dedicated one-token loop;
+/// otherwise the per-row ck_dot_* kernels are the faster choice for a single token.
+void ck_gemm(int kind, int level, const void *weight, size_t wRowBytes, int nrows, const void *act,
+             size_t actRowBytes, int ntok, int nblocks, float *out, size_t outStride);
+
+// ---------------------------------------------------------------------------------------------
+// Element-wise f32 kernels (ck_vecmath.c). PRECONDITION: ck_has_avx2() == 1.
+// ---------------------------------------------------------------------------------------------
+
+/// g[i] = gelu_tanh(g[i]) * u[i] (Gemma's GeGLU).
+void ck_vgelu_tanh_mul(float *g, const float *u, long n);
+/// g[i] = silu(g[i]) * u[i] (SwiGLU).
+void ck_vsilu_mul(float *g, const float *u, long n);
+/// In-place max-subtracted softmax.
+void ck_vsoftmax(float *x, long n);
+/// Σ a[i] b[i].
+float ck_vdot(const float *a, const float *b, long n);
+/// y[i] += s x[i].
+void ck_vaxpy(float s, const float *x, float *y, long n);
 
 #endif

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Small element-wise and reduction kernels of the forward pass (f32, SIMD). Shapes are preconditions.
@@ -5,6 +6,7 @@ public enum Ops {
     /// Σ a[i]·b[i] over n elements, 16 lanes at a time.
     @inline(__always)
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        if VectorMath.useC { return ck_vdot(a, b, n) }
         var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
         var i = 0
         while i + 32 <= n {
@@ -28,6 +30,7 @@ public enum Ops {
     /// y[i] += s·x[i] over n elements.
     @inline(__always)
     public static func axpy(_ s: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        if VectorMath.useC { return ck_vaxpy(s, x, y, n) }
         let sv = SIMD16<Float>(repeating: s)
         var i = 0
         while i + 16 <= n {

@@ -139,39 +139,47 @@ public final class Transformer: @unchecked Sendable {
             (pool.keyBlock(il, block) + slot * kvDim).update(from: s.k + t * kvDim, count: kvDim)
             (pool.valueBlock(il, block) + slot * kvDim).update(from: s.v + t * kvDim, count: kvDim)
         }
-        // Attention through each row's block table: one task per (row, head).   attn: [T, qDim]
+        // Attention through each row's block table. One task per (row, KV head) covering the query heads
+        // that share it (GQA), so each K/V row is loaded once for all of them; with too few tasks for the
+        // pool (decode of a single sequence), one task per (row, head) instead.   attn: [T, qDim]
         let scoreScale: Float = c.architecture == .gemma3 ? 1 : 1 / Float(hd).squareRoot()
         let group = c.headCount / c.headCountKV
-        let tasks = T * c.headCount
+        let perTask = T * c.headCountKV < 2 * threadPool.threadCount ? 1 : group
+        let tasksPerRow = c.headCount / perTask
+        let tasks = T * tasksPerRow
         threadPool.run { index, n in
-            let scores = s.scores + index * s.scoresPerThread
+            let scores = s.scores + index * s.scoresPerThread   // [perTask, count]
             var task = tasks * index / n
             let end = tasks * (index + 1) / n
             while task < end {
-                let t = task / c.headCount, h = task % c.headCount, kvh = h / group
+                let t = task / tasksPerRow, h0 = (task % tasksPerRow) * perTask, kvh = h0 / group
                 let row = rows[t]
                 let table = tables[row.sequence]
                 let lo = window > 0 ? max(0, row.position - window + 1) : 0
                 let count = row.position - lo + 1
-                let q = s.q + t * qDim + h * hd
+                let q = s.q + t * qDim + h0 * hd          // perTask heads, contiguous
                 var j = lo
                 while j <= row.position {
                     let keys = pool.keyBlock(il, Int(table.blocks[j / bs])) + kvh * hd
                     let end = min(row.position + 1, (j / bs + 1) * bs)
                     for p in j..<end {
-                        scores[p - lo] = Ops.dot(q, keys + (p % bs) * kvDim, hd) * scoreScale
+                        let k = keys + (p % bs) * kvDim
+                        for i in 0..<perTask {
+                            scores[i * count + p - lo] = Ops.dot(q + i * hd, k, hd) * scoreScale
+                        }
                     }
                     j = end
                 }
-                VectorMath.softmax(scores, count)
-                let o = s.attn + t * qDim + h * hd
-                o.initialize(repeating: 0, count: hd)
+                for i in 0..<perTask { VectorMath.softmax(scores + i * count, count) }
+                let o = s.attn + t * qDim + h0 * hd       // perTask heads, contiguous
+                o.initialize(repeating: 0, count: perTask * hd)
                 j = lo
                 while j <= row.position {
                     let values = pool.valueBlock(il, Int(table.blocks[j / bs])) + kvh * hd
                     let end = min(row.position + 1, (j / bs + 1) * bs)
                     for p in j..<end {
-                        Ops.axpy(scores[p - lo], values + (p % bs) * kvDim, o, hd)
+                        let v = values + (p % bs) * kvDim
+                        for i in 0..<perTask { Ops.axpy(scores[i * count + p - lo], v, o + i * hd, hd) }
                     }
                     j = end
                 }
@@ -193,10 +201,13 @@ public final class Transformer: @unchecked Sendable {
         matmul(lw.up, s.h, T: T, s.up)       // [T, ff]
         addBias(lw.bGate, s.gate, T: T, n: ff)
         addBias(lw.bUp, s.up, T: T, n: ff)
-        if c.architecture == .gemma3 {
-            VectorMath.geluTanhMul(s.gate, s.up, T * ff)
-        } else {
-            VectorMath.siluMul(s.gate, s.up, T * ff)
+        let gemma = c.architecture == .gemma3
+        threadPool.parallelFor(T * ff, granularity: 512) { r in
+            if gemma {
+                VectorMath.geluTanhMul(s.gate + r.lowerBound, s.up + r.lowerBound, r.count)
+            } else {
+                VectorMath.siluMul(s.gate + r.lowerBound, s.up + r.lowerBound, r.count)
+            }
         }
         matmul(lw.down, s.gate, T: T, s.o)   // [T, e]
         addBias(lw.bDown, s.o, T: T, n: e)
@@ -258,7 +269,7 @@ final class Scratch: @unchecked Sendable {
         o = .allocate(capacity: batch * e)                    // [T, e] block output
         gate = .allocate(capacity: batch * c.feedForwardLength)  // [T, ff]
         up = .allocate(capacity: batch * c.feedForwardLength)    // [T, ff]
-        scoresPerThread = c.contextLength
+        scoresPerThread = c.contextLength * (c.headCount / c.headCountKV)   // [heads per KV head, context]
         scores = .allocate(capacity: threads * scoresPerThread)
     }
 

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Vectorized transcendental functions for the activation and softmax loops (16 f32 lanes).
 ///
 /// NOTE: written with plain SIMD arithmetic only: Swift's `rounded()` / `addProduct` on SIMD types lower to
@@ -6,6 +8,13 @@
 /// fp16 GELU table.
 public enum VectorMath {
     public typealias V = SIMD16<Float>
+
+    /// Which implementation runs: the AVX2 C kernels (`ck_v*`) when the CPU has AVX2+FMA, else Swift.
+    public enum Path: Sendable { case auto, swift }
+
+    /// NOTE: Swift compiles for baseline x86-64 (SSE2), so the SIMD16 code below runs 4 lanes at a time;
+    /// the C kernels run 8 with FMA (measured: GELU 15 ns -> ~2 ns per element).
+    static let useC: Bool = ck_has_avx2() != 0
 
     /// e^x per lane; inputs below -87.3 give 0, above 88.7 give +inf-like large values clamped at 88.7.
     @inline(__always)
@@ -39,7 +48,9 @@ public enum VectorMath {
     }
 
     /// GELU with the tanh approximation (Gemma's GeGLU), then multiplied by `up`: out = gelu(g) · u.
-    public static func geluTanhMul(_ g: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, _ n: Int) {
+    public static func geluTanhMul(_ g: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, _ n: Int,
+                                   path: Path = .auto) {
+        if path == .auto && useC { return ck_vgelu_tanh_mul(g, u, n) }
         var i = 0
         let c0 = V(repeating: 0.797_884_56), c1 = V(repeating: 0.044715), half = V(repeating: 0.5)
         while i + 16 <= n {
@@ -56,7 +67,9 @@ public enum VectorMath {
     }
 
     /// SiLU(g) · u (Llama / Qwen2 SwiGLU).
-    public static func siluMul(_ g: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, _ n: Int) {
+    public static func siluMul(_ g: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, _ n: Int,
+                               path: Path = .auto) {
+        if path == .auto && useC { return ck_vsilu_mul(g, u, n) }
         var i = 0
         while i + 16 <= n {
             let x = UnsafeRawPointer(g + i).loadUnaligned(as: V.self)
@@ -72,7 +85,8 @@ public enum VectorMath {
     }
 
     /// In-place softmax over n values, vectorized exp; the sum is accumulated in f32 lanes then Double.
-    public static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+    public static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int, path: Path = .auto) {
+        if path == .auto && useC { return ck_vsoftmax(x, n) }
         var m = -Float.infinity
         for i in 0..<n { m = max(m, x[i]) }
         let mv = V(repeating: m)

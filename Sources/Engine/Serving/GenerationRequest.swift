@@ -95,6 +95,14 @@ public struct EngineOptions: Sendable {
     }
 }
 
+extension EngineOptions {
+    /// KV tokens that fit in `gib` GiB for `config` (f32 K and V for every layer).
+    public static func kvTokens(forGiB gib: Double, config: ModelConfig) -> Int {
+        let bytesPerToken = config.layerCount * config.kvDim * 2 * MemoryLayout<Float>.size
+        return max(1, Int(gib * 1_073_741_824 / Double(bytesPerToken)))
+    }
+}
+
 /// Engine counters (monotonic since start).
 public struct EngineStats: Sendable {
     /// Tokens run through the model as prompt (prefill) work; cache hits do not count.

@@ -1,3 +1,5 @@
+import CKernels
+
 /// The format activation rows are converted to before a matmul (llama.cpp's "vec_dot_type", SPEC-model.md 2.3).
 public enum ActivationFormat: Sendable, Equatable {
     /// Plain f32 (for f32, f16 and bf16 weights).
@@ -49,14 +51,26 @@ public final class ActivationBuffer: @unchecked Sendable {
     public private(set) var n: Int = 0
     /// Bytes between consecutive converted rows.
     public private(set) var rowBytes: Int = 0
+    /// The same rows repacked for the tiled C kernels (`ck_pack_act`): `[rows, packedRowBytes]` bytes,
+    /// 64-byte aligned. Filled only for Q8_0 / Q8_K formats and only when the C kernels can run.
+    private(set) var packed: UnsafeMutableRawPointer
+    /// Allocated bytes of `packed`.
+    private var packedCapacity: Int
+    /// Bytes between consecutive packed rows (0 when nothing is packed).
+    private(set) var packedRowBytes: Int = 0
 
     /// Creates an empty buffer; memory is allocated by the first `prepare`.
     public init() {
         capacity = 64
         data = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+        packedCapacity = 64
+        packed = UnsafeMutableRawPointer.allocate(byteCount: packedCapacity, alignment: 64)
     }
 
-    deinit { data.deallocate() }
+    deinit {
+        data.deallocate()
+        packed.deallocate()
+    }
 
     /// x is [rows, n] row-major f32. n is a multiple of the weight type's block size.
     public func prepare(for weightType: GGMLType, x: UnsafePointer<Float>, rows: Int, n: Int) {
@@ -69,15 +83,40 @@ public final class ActivationBuffer: @unchecked Sendable {
         self.rows = rows
         self.n = n
         self.rowBytes = rowBytes
+        // The C quantizers are bit-identical to ActivationQuant (QuantActivationTests checks it).
+        let simd = KernelPath.best != .scalar
         for t in 0..<rows {
             let src = x + t * n
             let dst = data + t * rowBytes  // [rowBytes] for token t
             switch format {
             case .f32: dst.copyMemory(from: src, byteCount: n * 4)
+            case .q8_0 where simd: ck_quantize_q8_0(src, dst, Int32(n / BlockLayout.qk32))
+            case .q8_K where simd: ck_quantize_q8_K(src, dst, Int32(n / BlockLayout.qkK))
             case .q8_0: ActivationQuant.q8_0(src, dst, count: n)
             case .q8_K: ActivationQuant.q8_K(src, dst, count: n)
             }
         }
+        pack()
+    }
+
+    /// Repacks the converted rows for `ck_gemm` (unsigned quants, f32 scales; layout in ck_gemm_internal.h).
+    /// NOTE: done here, once per prepare, because `MatMul.compute` runs on many threads that only read.
+    private func pack() {
+        packedRowBytes = 0
+        guard format != .f32, KernelPath.best != .scalar else { return }
+        let kquant: Int32 = format == .q8_K ? 1 : 0
+        let blocks = n / (format == .q8_K ? BlockLayout.qkK : BlockLayout.qk32)
+        let bytes = ck_packed_act_bytes(kquant, Int32(blocks))
+        let total = rows * bytes
+        if total > packedCapacity {
+            packed.deallocate()
+            packedCapacity = max(total, packedCapacity * 2)
+            packed = UnsafeMutableRawPointer.allocate(byteCount: packedCapacity, alignment: 64)
+        }
+        for t in 0..<rows {
+            ck_pack_act(kquant, data + t * rowBytes, Int32(blocks), packed + t * bytes)
+        }
+        packedRowBytes = bytes
     }
 
     /// Start of converted row `t`.

@@ -2,13 +2,24 @@ import CKernels
 
 /// Which implementation of the per-row dot kernels to run.
 enum KernelPath: Sendable {
-    /// C kernels with AVX2/FMA/F16C intrinsics (`CKernels/ck_dot_avx2.c`).
+    /// AVX2 plus AVX-512 VNNI (`vpdpbusd`) in the tiled kernels (`CKernels/ck_gemm.c`) and row dots.
+    case vnni
+    /// C kernels with AVX2/FMA/F16C intrinsics (`CKernels/ck_dot_avx2.c`, `ck_gemm.c`).
     case avx2
     /// Portable Swift scalar reference (`ScalarDot`).
     case scalar
 
     /// The fastest path this CPU supports, decided once at first use.
-    static let best: KernelPath = ck_has_avx2() != 0 ? .avx2 : .scalar
+    static let best: KernelPath = ck_has_avx512vnni() != 0 ? .vnni : (ck_has_avx2() != 0 ? .avx2 : .scalar)
+
+    /// `ck_gemm`'s `level` argument for this path (0 = not usable).
+    var gemmLevel: Int32 {
+        switch self {
+        case .vnni: return 2
+        case .avx2: return 1
+        case .scalar: return 0
+        }
+    }
 }
 
 /// A row dot kernel: (weight row, prepared activation row, blocks or elements) -> Σ.
@@ -27,7 +38,7 @@ public enum MatMul {
         compute(type, weight: weight, n: n, rows: rows, act: act, out: out, outStride: outStride, path: .best)
     }
 
-    /// `compute` on an explicit kernel path (tests force `.scalar` to compare it with `.avx2`).
+    /// `compute` on an explicit kernel path (tests force `.scalar`, `.avx2` and `.vnni` to compare them).
     static func compute(_ type: GGMLType, weight: UnsafeRawPointer, n: Int, rows: Range<Int>,
                         act: ActivationBuffer, out: UnsafeMutablePointer<Float>, outStride: Int,
                         path: KernelPath) {
@@ -36,9 +47,19 @@ public enum MatMul {
         precondition(act.n == n, "MatMul.compute: activations have n = \(act.n), weights n = \(n)")
         precondition(act.rows <= 1 || outStride >= rows.upperBound, "MatMul.compute: outStride too small")
         let count = n / type.blockSize
-        let dot = rowDot(type, path: path)
         let rowBytes = type.rowBytes(n)
         let tokens = act.rows
+        // NOTE: tiled path (ck_gemm.c) for T >= 2: each weight row is unpacked once per call into an L1
+        // scratch and reused for all T tokens, and tiles of rows x tokens keep their partial sums in
+        // registers. At T = 1 the VNNI Q5_0 / Q8_0 loop runs there too (no scratch, row loop in C); the
+        // other types keep the AVX2 per-row dots (one call per row), which already run at memory bandwidth.
+        let tiled = tokens >= gemmMinTokens || (path == .vnni && (type == .q5_0 || type == .q8_0))
+        if tokens > 0, tiled, path != .scalar, act.packedRowBytes > 0, let kind = gemmKind(type), !rows.isEmpty {
+            ck_gemm(kind, path.gemmLevel, weight + rows.lowerBound * rowBytes, rowBytes, Int32(rows.count),
+                    act.packed, act.packedRowBytes, Int32(tokens), Int32(count), out + rows.lowerBound, outStride)
+            return
+        }
+        let dot = rowDot(type, path: path)
         // NOTE: weight-row outer, token inner. A weight row is at most a few KiB, so it stays in L1 while
         // all T activation rows (which live in L2 for realistic T) stream past it: each weight byte is read
         // from memory once per call, which is what bounds decode and prefill alike.
@@ -47,6 +68,23 @@ public enum MatMul {
             for t in 0..<tokens {
                 out[t * outStride + o] = dot(w, act.row(t), count)
             }
+        }
+    }
+
+    /// Smallest token count that takes the tiled `ck_gemm` path on every type (measured: at T = 2 the tiles
+    /// already match the per-row dots for Q4_K and beat them for the others).
+    static let gemmMinTokens = 2
+
+    /// The `ck_gemm` weight kind for `type`, or nil when the tiled path does not cover it.
+    static func gemmKind(_ type: GGMLType) -> Int32? {
+        switch type {
+        case .q4_0: return Int32(CK_Q4_0)
+        case .q5_0: return Int32(CK_Q5_0)
+        case .q8_0: return Int32(CK_Q8_0)
+        case .q4_K: return Int32(CK_Q4_K)
+        case .q5_K: return Int32(CK_Q5_K)
+        case .q6_K: return Int32(CK_Q6_K)
+        default: return nil
         }
     }
 
@@ -63,7 +101,7 @@ public enum MatMul {
     /// The row kernel for weights of `type` on `path`.
     static func rowDot(_ type: GGMLType, path: KernelPath) -> RowDot {
         switch path {
-        case .avx2:
+        case .avx2, .vnni:
             switch type {
             case .f32: return { w, a, c in ck_dot_f32_f32(w, a, Int32(c)) }
             case .f16: return { w, a, c in ck_dot_f16_f32(w, a, Int32(c)) }

@@ -1,10 +1,11 @@
-/// Portable scalar row dot products: the reference next to each C kernel in `CKernels/ck_dot_avx2.c`,
-/// and the path used on CPUs without AVX2.
+/// Portable scalar row dot products: the reference next to each C kernel (`CKernels/ck_dot_avx2.c` row dots,
+/// `ck_gemm.c` tiles), and the path used on CPUs without AVX2.
 ///
-/// Same signature as the C kernels: weight row, prepared activation row, `count` = blocks (quant types)
-/// or elements (float types). Each block's integer dot is exact; the float steps per block are the same
-/// as in C, so the K-quant kernels agree bit for bit and the 32-element kernels differ only by the
-/// order of the f32 accumulation (C keeps 8 lanes).
+/// Same signature as the C row kernels: weight row, prepared activation row, `count` = blocks (quant types)
+/// or elements (float types). Each block's integer dot is exact in every path; the float steps per block
+/// are the same as in `ck_dot_avx2.c` (whose K-quant kernels agree bit for bit). The tiles and the
+/// 32-element row dots differ only in the f32 summation order (and the tiles form the Q4_K/Q5_K min
+/// term as Σ (dmin·m_j)·(d_a·bsums) instead of dmin·d_a·Σ m_j·bsums).
 enum ScalarDot {
     /// Q8_0 · Q8_0: `Σ_blocks (d_w·d_a)·Σ_j qw_j·qa_j`.
     static func q8_0(_ w: UnsafeRawPointer, _ a: UnsafeRawPointer, _ count: Int) -> Float {
