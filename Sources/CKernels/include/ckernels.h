@@ -83,4 +83,10 @@ float ck_vdot(const float *a, const float *b, long n);
 /// y[i] += s x[i].
 void ck_vaxpy(float s, const float *x, float *y, long n);
 
+/// Attention of hn (1, 2, 4 or 8) query heads sharing one KV head over positions lo ..< lo+count of a paged cache
+/// (kblk/vblk: first slot of each block covering the range, offset to the KV head; rows `stride` floats
+/// apart; hd % 64 == 0). scores: scratch [hn, count]; out: [hn, hd]. Same math as the Swift loop.
+void ck_vattend(const float *q, int hn, int hd, const float *const *kblk, const float *const *vblk, int bs,
+                int stride, int lo, int count, float scale, float *scores, float *out);
+
 #endif

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Tensor
 
@@ -147,6 +148,8 @@ public final class Transformer: @unchecked Sendable {
         let perTask = T * c.headCountKV < 2 * threadPool.threadCount ? 1 : group
         let tasksPerRow = c.headCount / perTask
         let tasks = T * tasksPerRow
+        // The fused C kernel (AVX2) handles 1, 2, 4 or 8 heads per KV head with hd % 64 == 0.
+        let fused = VectorMath.useC && hd % 64 == 0 && [1, 2, 4, 8].contains(perTask)
         threadPool.run { index, n in
             let scores = s.scores + index * s.scoresPerThread   // [perTask, count]
             var task = tasks * index / n
@@ -158,6 +161,23 @@ public final class Transformer: @unchecked Sendable {
                 let lo = window > 0 ? max(0, row.position - window + 1) : 0
                 let count = row.position - lo + 1
                 let q = s.q + t * qDim + h0 * hd          // perTask heads, contiguous
+                let o = s.attn + t * qDim + h0 * hd       // perTask heads, contiguous
+                if fused {
+                    // Block pointers covering lo...position, offset to this KV head.
+                    let kp = s.blockPointers + index * 2 * s.pointersPerThread
+                    let vp = kp + s.pointersPerThread
+                    var nb = 0
+                    for b in (lo / bs)...(row.position / bs) {
+                        let id = Int(table.blocks[b])
+                        kp[nb] = UnsafePointer(pool.keyBlock(il, id) + kvh * hd)
+                        vp[nb] = UnsafePointer(pool.valueBlock(il, id) + kvh * hd)
+                        nb += 1
+                    }
+                    ck_vattend(q, Int32(perTask), Int32(hd), kp, vp, Int32(bs), Int32(kvDim), Int32(lo),
+                               Int32(count), scoreScale, scores, o)
+                    task += 1
+                    continue
+                }
                 var j = lo
                 while j <= row.position {
                     let keys = pool.keyBlock(il, Int(table.blocks[j / bs])) + kvh * hd
@@ -171,7 +191,6 @@ public final class Transformer: @unchecked Sendable {
                     j = end
                 }
                 for i in 0..<perTask { VectorMath.softmax(scores + i * count, count) }
-                let o = s.attn + t * qDim + h0 * hd       // perTask heads, contiguous
                 o.initialize(repeating: 0, count: perTask * hd)
                 j = lo
                 while j <= row.position {
@@ -257,6 +276,8 @@ final class Scratch: @unchecked Sendable {
     let x, h, q, k, v, attn, o, gate, up: UnsafeMutablePointer<Float>
     let scores: UnsafeMutablePointer<Float>   // [threads, scoresPerThread]
     let scoresPerThread: Int
+    let blockPointers: UnsafeMutablePointer<UnsafePointer<Float>?>   // [threads, 2 (K, V), pointersPerThread]
+    let pointersPerThread: Int
 
     init(config c: ModelConfig, batch: Int, threads: Int) {
         let e = c.embeddingLength
@@ -271,9 +292,12 @@ final class Scratch: @unchecked Sendable {
         up = .allocate(capacity: batch * c.feedForwardLength)    // [T, ff]
         scoresPerThread = c.contextLength * (c.headCount / c.headCountKV)   // [heads per KV head, context]
         scores = .allocate(capacity: threads * scoresPerThread)
+        pointersPerThread = c.contextLength + 2   // worst case: one-token blocks
+        blockPointers = .allocate(capacity: threads * 2 * pointersPerThread)
     }
 
     deinit {
         for p in [x, h, q, k, v, attn, o, gate, up, scores] { p.deallocate() }
+        blockPointers.deallocate()
     }
 }
