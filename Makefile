@@ -5,16 +5,22 @@ PROMPT ?= The capital of France is Paris. The capital of Germany is
 MAX_TOKENS ?= 48
 SWIFT_FLAGS ?= -c release
 
-.PHONY: run test deps models build bench clean
+.PHONY: run serve test deps models build bench clean
 
 ## Install what is missing, fetch the model, build release, generate a continuation of a sample prompt.
 run: deps models build
 	.build/release/infer generate --model $(MODEL) --prompt "$(PROMPT)" --max-tokens $(MAX_TOKENS)
 
-## Everything the tests need, then all tests (release mode: numeric code is slow in debug).
+## Serve Gemma 3 270M on 127.0.0.1:8080 with the embedded defaults (OpenAI-compatible API).
+serve: deps models build
+	.build/release/infer serve --model $(MODEL) --host 127.0.0.1 --port 8080
+
+## Everything the tests need, then all tests (release mode: numeric code is slow in debug): the Swift
+## suites, then the end-to-end suite (real server driven by the openai SDK and LiteLLM).
 test: deps models
 	swift build $(SWIFT_FLAGS)
 	swift test $(SWIFT_FLAGS)
+	tests/e2e/run
 
 deps:
 	@scripts/install-deps

@@ -45,6 +45,9 @@ struct BenchPrefixCommand: AsyncParsableCommand {
         var prefillTokens: Int
         var ttftP50: Double
         var ttftP95: Double
+        /// Median TTFT of requests that reused cached prefix tokens / that reused none.
+        var ttftWarmP50: Double?
+        var ttftColdP50: Double?
         var hitRate: Double { promptTokens > 0 ? Double(cachedTokens) / Double(promptTokens) : 0 }
         var tokensPerSecond: Double { Double(generatedTokens) / seconds }
         var requestsPerSecond: Double { Double(requests) / seconds }
@@ -68,12 +71,14 @@ struct BenchPrefixCommand: AsyncParsableCommand {
                                  r.tokensPerSecond, r.requestsPerSecond, r.hitRate * 100, r.prefillTokens))
         }
         let baseline = results.first { !$0.cache && $0.concurrency == 1 }
-        Console.out("| workload | cache | concurrency | TTFT p50 s | TTFT p95 s | gen tok/s | req/s | hit rate | prefill tokens | speed-up vs off/sequential |\n")
-        Console.out("|---|---|---|---|---|---|---|---|---|---|\n")
+        Console.out("| workload | cache | concurrency | TTFT p50 s | TTFT p95 s | warm / cold TTFT p50 s | gen tok/s | req/s | hit rate | prefill tokens | speed-up vs off/sequential |\n")
+        Console.out("|---|---|---|---|---|---|---|---|---|---|---|\n")
         for r in results {
             let speedup = baseline.map { r.requestsPerSecond / $0.requestsPerSecond } ?? 1
-            Console.out(String(format: "| %@ | %@ | %d | %.3f | %.3f | %.1f | %.2f | %.1f %% | %d | %.2fx |\n",
-                               workload.rawValue, r.cache ? "on" : "off", r.concurrency, r.ttftP50, r.ttftP95,
+            let wc = (r.ttftWarmP50.map { String(format: "%.3f", $0) } ?? "-") + " / "
+                + (r.ttftColdP50.map { String(format: "%.3f", $0) } ?? "-")
+            Console.out(String(format: "| %@ | %@ | %d | %.3f | %.3f | %@ | %.1f | %.2f | %.1f %% | %d | %.2fx |\n",
+                               workload.rawValue, r.cache ? "on" : "off", r.concurrency, r.ttftP50, r.ttftP95, wc,
                                r.tokensPerSecond, r.requestsPerSecond, r.hitRate * 100, r.prefillTokens, speedup))
         }
         let path = output ?? "bench/results/prefix-\(workload.rawValue)-\(ISO8601DateFormatter().string(from: Date()).prefix(10)).json"
@@ -114,11 +119,15 @@ struct BenchPrefixCommand: AsyncParsableCommand {
         let seconds = Date().timeIntervalSince(start)
         let ttfts = summaries.compactMap(\.timeToFirstToken).sorted()
         func pct(_ p: Double) -> Double { ttfts.isEmpty ? 0 : ttfts[min(ttfts.count - 1, Int(Double(ttfts.count) * p))] }
+        func median(_ xs: [Double]) -> Double? { xs.isEmpty ? nil : xs.sorted()[xs.count / 2] }
+        let warm = median(summaries.filter { $0.cachedTokens > 0 }.compactMap(\.timeToFirstToken))
+        let cold = median(summaries.filter { $0.cachedTokens == 0 }.compactMap(\.timeToFirstToken))
         return RunResult(cache: cache, concurrency: concurrency, requests: summaries.count, seconds: seconds,
                          promptTokens: summaries.reduce(0) { $0 + $1.promptTokens },
                          cachedTokens: summaries.reduce(0) { $0 + $1.cachedTokens },
                          generatedTokens: summaries.reduce(0) { $0 + $1.generatedTokens },
-                         prefillTokens: engine.stats().prefillTokens, ttftP50: pct(0.5), ttftP95: pct(0.95))
+                         prefillTokens: engine.stats().prefillTokens, ttftP50: pct(0.5), ttftP95: pct(0.95),
+                         ttftWarmP50: warm, ttftColdP50: cold)
     }
 
     /// Runs `prompts` in order with at most `concurrency` in flight; results in prompt order.

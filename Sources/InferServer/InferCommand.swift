@@ -9,7 +9,7 @@ struct InferCommand: AsyncParsableCommand {
         commandName: "infer",
         abstract: "A CPU inference engine for GGUF models (Gemma 3, Llama, Qwen2).",
         subcommands: [GenerateCommand.self, TokenizeCommand.self, PerplexityCommand.self, BenchCommand.self,
-                      BenchPrefixCommand.self]
+                      BenchPrefixCommand.self, ServeCommand.self]
     )
 }
 

@@ -38,8 +38,9 @@ struct PrefixWorkloads {
 
     var bos: [Int] { tokenizer.addBOS ? [tokenizer.bosID].compactMap { $0 } : [] }
 
-    /// rag: `documents` documents of ~1,500 tokens; `questions` questions interleaved across documents.
-    func rag(documents: Int = 8, questions: Int = 16) -> [[Int]] {
+    /// rag: `documents` documents of ~1,500 tokens; `questions` questions interleaved across documents
+    /// (6 per document by default: the first question on a document computes it, the others hit).
+    func rag(documents: Int = 8, questions: Int = 48) -> [[Int]] {
         let docs = (0..<documents).map { passage($0 * 1500, 1500) }
         return (0..<questions).map { q in
             let d = q % documents

@@ -1,0 +1,124 @@
+import Engine
+import Hummingbird
+import Logging
+
+/// One choice run to completion (non-streaming responses).
+struct CollectedChoice: Sendable {
+    var text = ""
+    var tokens: [TokenInfo] = []
+    var finishReason = "stop"
+    var usage = ChoiceUsage(promptTokens: 0, completionTokens: 0, cachedTokens: 0, timeToFirstToken: nil)
+}
+
+/// How a route turns choice events into JSON chunks (chat and legacy completions differ).
+struct ChunkFormat: Sendable {
+    /// Chunks sent before any generated text (chat: the role delta of each choice; completions: echo).
+    var opening: @Sendable () -> [JSONValue]
+    /// A chunk for choice `index` with text, its tokens and, on the last one, the finish reason.
+    var chunk: @Sendable (_ index: Int, _ text: String, _ tokens: [TokenInfo], _ finishReason: String?) -> JSONValue
+    /// The final `stream_options.include_usage` chunk (empty choices).
+    var usage: @Sendable (UsageTotals) -> JSONValue
+}
+
+/// Drives the choice streams of one request, for both response modes.
+enum ChoiceDriver {
+    /// Runs every choice to the end. Choices are consumed one after another; the engine runs them
+    /// concurrently and buffers their events meanwhile.
+    static func collect(_ streams: [ChoiceStream], server: OpenAIServer) async throws -> [CollectedChoice] {
+        var out: [CollectedChoice] = []
+        do {
+            for s in streams {
+                var c = CollectedChoice()
+                while let event = try await s.next() {
+                    switch event {
+                    case .delta(let text, let tokens):
+                        c.text += text
+                        c.tokens += tokens
+                    case .finished(let reason, let usage):
+                        c.finishReason = reason
+                        c.usage = usage
+                        await server.metrics.choice(usage)
+                    }
+                }
+                out.append(c)
+            }
+        } catch {
+            for s in streams { s.cancel() }
+            if let e = error as? EngineError { throw OpenAIError.from(engine: e, param: "prompt") }
+            throw error
+        }
+        return out
+    }
+
+    /// An SSE response: `data: {chunk}` events, then `data: [DONE]`. Each choice's text goes out as it is
+    /// decoded, except that the latest piece (after the first) is held until the next event so that the
+    /// finish reason rides on the last content chunk. A failed write (client gone) cancels every choice.
+    static func sse(_ streams: [ChoiceStream], promptOf: [Int], promptCount: Int, includeUsage: Bool,
+                    format: ChunkFormat, server: OpenAIServer, logger: Logger,
+                    onFinish: @escaping @Sendable ([[ChoiceUsage]]) -> Void) -> Response {
+        let body = ResponseBody { writer in
+            func send(_ value: JSONValue) async throws {
+                try await writer.write(ByteBuffer(string: "data: \(value.serialized())\n\n"))
+            }
+            var usages = Array(repeating: [ChoiceUsage](), count: promptCount)
+            do {
+                for chunk in format.opening() { try await send(chunk) }
+                let (events, continuation) = AsyncStream.makeStream(of: (Int, Result<ChoiceEvent, any Error>).self)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (i, s) in streams.enumerated() {
+                        group.addTask {
+                            do {
+                                while let e = try await s.next() { continuation.yield((i, .success(e))) }
+                            } catch {
+                                continuation.yield((i, .failure(error)))
+                            }
+                        }
+                    }
+                    var held: [Int: (String, [TokenInfo])] = [:]
+                    var started = Set<Int>()
+                    var remaining = streams.count
+                    for await (i, result) in events {
+                        switch result {
+                        case .failure(let error):
+                            let e = (error as? EngineError).map { OpenAIError.from(engine: $0, param: "prompt") }
+                                ?? OpenAIError.internalError
+                            if e.status == .internalServerError { logger.error("generation failed: \(error)") }
+                            try await send(e.body)
+                            group.cancelAll()   // children stop waiting: their engine requests are cancelled
+                            remaining = 0
+                        case .success(.delta(let text, let tokens)):
+                            if let (t, toks) = held[i] {
+                                try await send(format.chunk(i, t, toks, nil))
+                                held[i] = (text, tokens)
+                            } else if !started.contains(i) {
+                                started.insert(i)
+                                try await send(format.chunk(i, text, tokens, nil))
+                            } else {
+                                held[i] = (text, tokens)
+                            }
+                        case .success(.finished(let reason, let usage)):
+                            let (t, toks) = held.removeValue(forKey: i) ?? ("", [])
+                            try await send(format.chunk(i, t, toks, reason))
+                            usages[promptOf[i]].append(usage)
+                            await server.metrics.choice(usage)
+                            remaining -= 1
+                        }
+                        if remaining == 0 { break }
+                    }
+                    continuation.finish()
+                }
+                if includeUsage { try await send(format.usage(UsageTotals(perPrompt: usages))) }
+                try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                try await writer.finish(nil)
+                onFinish(usages)
+            } catch {
+                // The client went away (or the task was cancelled at shutdown): stop generating.
+                for s in streams { s.cancel() }
+                logger.info("stream ended early: \(error)")
+                throw error
+            }
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                        body: body)
+    }
+}

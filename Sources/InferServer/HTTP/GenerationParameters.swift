@@ -1,0 +1,88 @@
+import Engine
+
+/// The request fields shared by `/v1/chat/completions` and `/v1/completions`, validated.
+///
+/// Defaults follow llama-server (SPEC-model.md section 5) for whatever the client leaves out; `max_tokens`
+/// defaults to "until an end-of-generation token or the context is full".
+struct GenerationParameters: Sendable {
+    var model: String?
+    var maxTokens: Int?
+    var sampling: SamplingParameters
+    var stop: [String]
+    var n: Int
+    var stream: Bool
+    var includeUsage: Bool
+    var ignoreEOS: Bool
+    var cacheSalt: String?
+    var user: String?
+
+    /// Most choices one request may ask for.
+    static let maxChoices = 16
+
+    init(_ f: RequestFields, vocabularySize: Int) throws {
+        model = try f.string("model")
+        let maxCompletion = try f.int("max_completion_tokens", in: 0...Int(Int32.max))
+        let maxTokens = try f.int("max_tokens", in: 0...Int(Int32.max))
+        self.maxTokens = maxCompletion ?? maxTokens
+        var s = SamplingParameters()
+        if let t = try f.double("temperature", in: 0...2) { s.temperature = Float(t) }
+        if let p = try f.double("top_p", in: 0...1) {
+            guard p > 0 else { throw OpenAIError.badParameter("top_p", "'top_p' must be in (0, 1], got 0.") }
+            s.topP = Float(p)
+        }
+        if let k = try f.int("top_k", in: -1...Int(Int32.max)) { s.topK = max(k, 0) }
+        if let m = try f.double("min_p", in: 0...1) { s.minP = Float(m) }
+        if let p = try f.double("presence_penalty", in: -2...2) { s.presencePenalty = Float(p) }
+        if let p = try f.double("frequency_penalty", in: -2...2) { s.frequencyPenalty = Float(p) }
+        if let p = try f.double("repetition_penalty", in: 0...10) {
+            guard p > 0 else {
+                throw OpenAIError.badParameter("repetition_penalty", "'repetition_penalty' must be > 0, got 0.")
+            }
+            s.repetitionPenalty = Float(p)
+        }
+        s.logitBias = try f.logitBias(vocabularySize: vocabularySize)
+        if let seed = try f.int("seed") { s.seed = UInt64(bitPattern: Int64(seed)) }
+        if s.temperature <= 0 {
+            // Greedy: the truncation stages cannot change the argmax; keep bias and penalties.
+            s.topK = 0; s.topP = 1; s.minP = 0
+        }
+        sampling = s
+        stop = try f.stopStrings()
+        n = try f.int("n", in: 1...Self.maxChoices) ?? 1
+        stream = try f.bool("stream") ?? false
+        includeUsage = false
+        if let options = f.value("stream_options") {
+            guard case .object = options else { throw f.typeError("stream_options", "an object", options) }
+            includeUsage = try RequestFields(options).bool("include_usage") ?? false
+        }
+        ignoreEOS = try f.bool("ignore_eos") ?? false
+        cacheSalt = try f.string("cache_salt")
+        user = try f.string("user")
+    }
+
+    /// The engine request for choice `index` (seeds `seed + index` so choices differ but stay reproducible).
+    func engineRequest(prompt: [Int], contextLength: Int, index: Int, logprobs: Bool, topLogprobs: Int)
+        -> GenerationRequest {
+        var sampling = self.sampling
+        if let seed = sampling.seed { sampling.seed = seed &+ UInt64(index) }
+        let budget = max(contextLength - prompt.count, 1)
+        return GenerationRequest(promptTokens: prompt, maxTokens: min(maxTokens ?? budget, budget),
+                                 sampling: sampling, stopAtEndOfGeneration: !ignoreEOS, cacheSalt: cacheSalt,
+                                 logprobs: logprobs, topLogprobs: topLogprobs)
+    }
+
+    /// Throws `context_length_exceeded` when the prompt (plus an explicit `max_tokens`) does not fit.
+    func checkContext(promptTokens: Int, contextLength: Int, param: String) throws {
+        if promptTokens >= contextLength {
+            throw OpenAIError.contextLengthExceeded(
+                "This model's maximum context length is \(contextLength) tokens. However, your prompt has "
+                    + "\(promptTokens) tokens. Please reduce the length of the prompt.", param: param)
+        }
+        if let maxTokens, promptTokens + maxTokens > contextLength {
+            throw OpenAIError.contextLengthExceeded(
+                "This model's maximum context length is \(contextLength) tokens. However, you requested "
+                    + "\(promptTokens + maxTokens) tokens (\(promptTokens) in the prompt, \(maxTokens) for the "
+                    + "completion). Please reduce the prompt or max_tokens.", param: param)
+        }
+    }
+}

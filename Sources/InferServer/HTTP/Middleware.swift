@@ -1,0 +1,89 @@
+import Foundation
+import Hummingbird
+import Logging
+
+/// Renders every error as OpenAI's envelope: `OpenAIError`s as they are, Hummingbird's own HTTP errors
+/// (unknown route, wrong method, body too large) with their status, anything else as a logged 500 that
+/// leaks no internals.
+struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
+    let maxBodyBytes: Int
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as OpenAIError {
+            return try error.response(from: request, context: context)
+        } catch let error as any HTTPResponseError {
+            let e: OpenAIError
+            switch error.status {
+            case .contentTooLarge: e = .bodyTooLarge(limit: maxBodyBytes)
+            case .notFound:
+                e = OpenAIError(status: .notFound, message: "Unknown route \(request.method) \(request.uri.path).",
+                                type: "invalid_request_error", code: "not_found")
+            case .methodNotAllowed:
+                e = OpenAIError(status: .methodNotAllowed, message: "Method \(request.method) is not allowed here.",
+                                type: "invalid_request_error", code: "method_not_allowed")
+            case let status where status.code < 500:
+                e = OpenAIError(status: status, message: status.reasonPhrase, type: "invalid_request_error")
+            default:
+                context.logger.error("request failed: \(error)")
+                e = .internalError
+            }
+            return try e.response(from: request, context: context)
+        } catch {
+            context.logger.error("request failed: \(String(reflecting: error))")
+            return try OpenAIError.internalError.response(from: request, context: context)
+        }
+    }
+}
+
+/// Requires `Authorization: Bearer <key>` on the API routes when a key is configured (health and metrics
+/// stay open for probes and scrapers).
+struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
+    let apiKey: String?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let apiKey, !Self.isOpen(request.uri.path) else { return try await next(request, context) }
+        let header = request.headers[.authorization] ?? ""
+        guard header.hasPrefix("Bearer "), Self.constantTimeEqual(String(header.dropFirst(7)), apiKey) else {
+            throw OpenAIError.unauthorized
+        }
+        return try await next(request, context)
+    }
+
+    static func isOpen(_ path: String) -> Bool {
+        path == "/health" || path.hasPrefix("/health/") || path == "/metrics"
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var diff = x.count ^ y.count
+        for i in 0..<min(x.count, y.count) { diff |= Int(x[i] ^ y[i]) }
+        return diff == 0
+    }
+}
+
+/// Counts requests and their latency by route and final status.
+struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: ServerMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let response = try await next(request, context)
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        await metrics.request(route: Self.route(request.uri.path), status: response.status.code, seconds: seconds)
+        return response
+    }
+
+    /// A bounded route label (ids and unknown paths collapsed).
+    static func route(_ path: String) -> String {
+        switch path {
+        case "/v1/chat/completions", "/v1/completions", "/v1/models", "/tokenize", "/detokenize", "/health",
+             "/health/readiness", "/metrics":
+            return path
+        default:
+            return path.hasPrefix("/v1/models/") ? "/v1/models/{id}" : "other"
+        }
+    }
+}

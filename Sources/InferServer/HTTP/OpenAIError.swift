@@ -1,0 +1,101 @@
+import Engine
+import Foundation
+import Hummingbird
+
+/// The one error type of the HTTP edge: renders OpenAI's envelope
+/// `{"error": {"message", "type", "param", "code"}}` with the right status and headers.
+///
+/// Handlers throw it for anything the client did wrong; `ErrorEnvelopeMiddleware` turns every other error
+/// into a logged 500 that leaks no internals.
+struct OpenAIError: HTTPResponseError, Sendable {
+    let status: HTTPResponse.Status
+    let message: String
+    let type: String
+    let param: String?
+    let code: String?
+    var headers: HTTPFields = [:]
+
+    init(status: HTTPResponse.Status, message: String, type: String, param: String? = nil, code: String? = nil,
+         headers: HTTPFields = [:]) {
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+        self.headers = headers
+    }
+
+    /// The JSON envelope.
+    var body: JSONValue {
+        ["error": ["message": .string(message), "type": .string(type), "param": .optional(param),
+                   "code": .optional(code)]]
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields,
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: body.serialized())))
+    }
+}
+
+extension OpenAIError {
+    /// 400 for a malformed request or a bad parameter.
+    static func invalidRequest(_ message: String, param: String? = nil, code: String? = nil) -> OpenAIError {
+        OpenAIError(status: .badRequest, message: message, type: "invalid_request_error", param: param, code: code)
+    }
+
+    /// 400 naming a parameter with the wrong type or value.
+    static func badParameter(_ param: String, _ message: String) -> OpenAIError {
+        invalidRequest(message, param: param, code: "invalid_value")
+    }
+
+    /// 404 for a model id this server does not serve.
+    static func modelNotFound(_ id: String) -> OpenAIError {
+        OpenAIError(status: .notFound, message: "The model `\(id)` does not exist.", type: "invalid_request_error",
+                    param: "model", code: "model_not_found")
+    }
+
+    /// 400 when prompt plus completion exceed the context.
+    static func contextLengthExceeded(_ message: String, param: String = "messages") -> OpenAIError {
+        invalidRequest(message, param: param, code: "context_length_exceeded")
+    }
+
+    /// 401 for a missing or wrong API key.
+    static let unauthorized = OpenAIError(
+        status: .unauthorized, message: "Incorrect API key provided. Pass it as `Authorization: Bearer <key>`.",
+        type: "invalid_request_error", code: "invalid_api_key", headers: [.wwwAuthenticate: "Bearer"])
+
+    /// 413 for a request body over the limit.
+    static func bodyTooLarge(limit: Int) -> OpenAIError {
+        OpenAIError(status: .contentTooLarge, message: "The request body is larger than the limit of \(limit) bytes.",
+                    type: "invalid_request_error", code: "request_too_large")
+    }
+
+    /// 429 when the engine queue is full.
+    static let overloaded = OpenAIError(
+        status: .tooManyRequests, message: "The server is overloaded (request queue full). Retry shortly.",
+        type: "rate_limit_error", code: "rate_limit_exceeded", headers: [.retryAfter: "1"])
+
+    /// 500 without internals.
+    static let internalError = OpenAIError(
+        status: .internalServerError, message: "The server had an error while processing your request.",
+        type: "server_error", code: "internal_error")
+
+    /// 503 while shutting down.
+    static let shuttingDown = OpenAIError(
+        status: .serviceUnavailable, message: "The server is shutting down.", type: "server_error",
+        code: "service_unavailable")
+
+    /// Maps an engine error on submit to the HTTP error the client sees.
+    static func from(engine error: EngineError, param: String) -> OpenAIError {
+        switch error.code {
+        case .overloaded: return .overloaded
+        case .contextOverflow: return .contextLengthExceeded(error.message, param: param)
+        case .invalidInput:
+            if error.message.contains("shutting down") { return .shuttingDown }
+            return .invalidRequest(error.message, param: param)
+        default: return .internalError
+        }
+    }
+}

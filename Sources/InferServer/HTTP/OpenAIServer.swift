@@ -1,0 +1,122 @@
+import Engine
+import Foundation
+import Hummingbird
+import Logging
+
+/// Settings of the HTTP server (from `infer serve` flags).
+struct ServerSettings: Sendable {
+    var host = "127.0.0.1"
+    var port = 8080
+    /// The model id clients use (`model` field, `/v1/models`).
+    var servedModelName: String
+    /// When set, every `/v1/*`, `/tokenize` and `/detokenize` request needs `Authorization: Bearer <key>`.
+    var apiKey: String?
+    /// Largest accepted request body (bigger: 413).
+    var maxBodyBytes = 16 << 20
+    /// Seconds in-flight requests get to finish on SIGINT / SIGTERM before they are cancelled.
+    var shutdownTimeout = 30.0
+
+    /// The default model id: the file name without `.gguf`.
+    static func defaultModelName(path: String) -> String {
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        return name.hasSuffix(".gguf") ? String(name.dropLast(5)) : name
+    }
+}
+
+/// Everything the routes share: the engine, the model's tokenizer and chat template, settings, metrics.
+/// Immutable after construction (the engine and metrics are themselves safe to share).
+struct OpenAIServer: Sendable {
+    let engine: InferenceEngine
+    let settings: ServerSettings
+    let template: ChatTemplate
+    let metrics: ServerMetrics
+    /// Unix time the server started (`created` of the model object).
+    let created: Int
+
+    init(engine: InferenceEngine, settings: ServerSettings) {
+        self.engine = engine
+        self.settings = settings
+        template = ChatTemplate.forModel(engine.model)
+        metrics = ServerMetrics()
+        created = Int(Date().timeIntervalSince1970)
+    }
+
+    var model: LanguageModel { engine.model }
+    var tokenizer: any Tokenizer { engine.model.tokenizer }
+    var contextLength: Int { engine.model.config.contextLength }
+
+    /// Reads the body (413 above the limit) and parses it as a JSON object (400 otherwise).
+    ///
+    /// NOTE: an oversized body is still read to its end (discarding it, up to 16x the limit) before the 413
+    /// goes out: a client that is still sending would otherwise block on a full TCP window and never see
+    /// the answer. Beyond 16x the limit (or a declared length that large) the 413 is sent at once.
+    func readFields(_ request: Request) async throws -> RequestFields {
+        let limit = settings.maxBodyBytes
+        let drainLimit = limit.multipliedReportingOverflow(by: 16).overflow ? Int.max : limit * 16
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > drainLimit {
+            throw OpenAIError.bodyTooLarge(limit: limit)
+        }
+        var buffer = ByteBuffer()
+        var total = 0
+        for try await chunk in request.body {
+            total += chunk.readableBytes
+            if total <= limit {
+                buffer.writeImmutableBuffer(chunk)
+            } else if total > drainLimit {
+                break
+            }
+        }
+        if total > limit { throw OpenAIError.bodyTooLarge(limit: limit) }
+        return try RequestFields(JSONValue.parse(Data(buffer.readableBytesView)))
+    }
+
+    /// 404 unless `model` is nil or the served model id.
+    func checkModel(_ model: String?) throws {
+        if let model, model != settings.servedModelName { throw OpenAIError.modelNotFound(model) }
+    }
+
+    /// Starts every choice, surfacing engine rejections (queue full, context overflow) as HTTP errors before
+    /// any response is sent; on failure the other choices are cancelled.
+    func start(_ streams: [ChoiceStream], param: String) async throws {
+        do {
+            for s in streams { try await s.start() }
+        } catch {
+            for s in streams { s.cancel() }
+            if let e = error as? EngineError { throw OpenAIError.from(engine: e, param: param) }
+            throw error
+        }
+    }
+
+    /// A JSON response.
+    func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(string: value.serialized())))
+    }
+
+    /// A fresh response id with the given prefix (`chatcmpl`, `cmpl`).
+    static func responseID(_ prefix: String) -> String {
+        prefix + "-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
+    }
+}
+
+/// Sums the usage of all choices of one request: prompt tokens once per distinct prompt.
+struct UsageTotals: Sendable {
+    var promptTokens = 0
+    var completionTokens = 0
+    var cachedTokens = 0
+
+    /// `perPrompt[p]` lists the usages of the choices generated from prompt `p`.
+    init(perPrompt: [[ChoiceUsage]]) {
+        for usages in perPrompt {
+            promptTokens += usages.first?.promptTokens ?? 0
+            cachedTokens += usages.map(\.cachedTokens).max() ?? 0
+            completionTokens += usages.reduce(0) { $0 + $1.completionTokens }
+        }
+    }
+
+    var json: JSONValue {
+        ["prompt_tokens": .int(promptTokens), "completion_tokens": .int(completionTokens),
+         "total_tokens": .int(promptTokens + completionTokens),
+         "prompt_tokens_details": ["cached_tokens": .int(cachedTokens)]]
+    }
+}

@@ -1,0 +1,114 @@
+import Engine
+import Foundation
+
+/// Prometheus metrics of the server: request counts and latency by route and status, time to first token,
+/// tokens in and out. Engine gauges (queue depth, KV blocks, prefix-cache counters) are read from
+/// `InferenceEngine.stats()` when scraped.
+///
+/// NOTE: hand-written text exposition format (version 0.0.4) rather than swift-prometheus: a dozen series,
+/// no labels beyond route and status, and one fewer dependency to build.
+actor ServerMetrics {
+    /// A cumulative histogram with fixed upper bounds.
+    struct Histogram {
+        let bounds: [Double]
+        var counts: [Int]
+        var sum = 0.0
+        var count = 0
+
+        init(bounds: [Double]) {
+            self.bounds = bounds
+            counts = Array(repeating: 0, count: bounds.count)
+        }
+
+        mutating func observe(_ v: Double) {
+            for (i, b) in bounds.enumerated() where v <= b { counts[i] += 1 }
+            sum += v
+            count += 1
+        }
+    }
+
+    static let latencyBounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
+
+    private var requests: [String: Int] = [:]            // "route|status" -> count
+    private var latency: [String: Histogram] = [:]       // route -> seconds
+    private var ttft = Histogram(bounds: latencyBounds)
+    private var promptTokens = 0
+    private var completionTokens = 0
+    private var cachedTokens = 0
+
+    /// Records one finished HTTP request.
+    func request(route: String, status: Int, seconds: Double) {
+        requests["\(route)|\(status)", default: 0] += 1
+        latency[route, default: Histogram(bounds: Self.latencyBounds)].observe(seconds)
+    }
+
+    /// Records one finished choice.
+    func choice(_ usage: ChoiceUsage) {
+        promptTokens += usage.promptTokens
+        completionTokens += usage.completionTokens
+        cachedTokens += usage.cachedTokens
+        if let t = usage.timeToFirstToken { ttft.observe(t) }
+    }
+
+    /// The exposition text, with the engine's gauges and counters.
+    func render(engine: EngineStats) -> String {
+        var out = ""
+        func head(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+        func line(_ name: String, _ labels: String, _ value: Double) {
+            let v = value.rounded() == value && abs(value) < 1e15 ? String(Int(value)) : String(value)
+            out += labels.isEmpty ? "\(name) \(v)\n" : "\(name){\(labels)} \(v)\n"
+        }
+        func histogram(_ name: String, _ labels: String, _ h: Histogram) {
+            let sep = labels.isEmpty ? "" : labels + ","
+            for (b, c) in zip(h.bounds, h.counts) { line("\(name)_bucket", "\(sep)le=\"\(b)\"", Double(c)) }
+            line("\(name)_bucket", "\(sep)le=\"+Inf\"", Double(h.count))
+            line("\(name)_sum", labels, h.sum)
+            line("\(name)_count", labels, Double(h.count))
+        }
+
+        head("infer_requests_total", "counter", "HTTP requests by route and status.")
+        for (key, n) in requests.sorted(by: { $0.key < $1.key }) {
+            let parts = key.split(separator: "|", maxSplits: 1).map(String.init)
+            line("infer_requests_total", "route=\"\(parts[0])\",status=\"\(parts[1])\"", Double(n))
+        }
+        head("infer_request_duration_seconds", "histogram", "HTTP request latency by route.")
+        for (route, h) in latency.sorted(by: { $0.key < $1.key }) {
+            histogram("infer_request_duration_seconds", "route=\"\(route)\"", h)
+        }
+        head("infer_time_to_first_token_seconds", "histogram", "Time from submission to the first generated token.")
+        histogram("infer_time_to_first_token_seconds", "", ttft)
+        head("infer_prompt_tokens_total", "counter", "Prompt tokens of finished choices.")
+        line("infer_prompt_tokens_total", "", Double(promptTokens))
+        head("infer_generation_tokens_total", "counter", "Generated tokens of finished choices.")
+        line("infer_generation_tokens_total", "", Double(completionTokens))
+        head("infer_cached_prompt_tokens_total", "counter", "Prompt tokens served from the prefix cache.")
+        line("infer_cached_prompt_tokens_total", "", Double(cachedTokens))
+
+        head("infer_engine_prefill_tokens_total", "counter", "Tokens run through the model as prompt work.")
+        line("infer_engine_prefill_tokens_total", "", Double(engine.prefillTokens))
+        head("infer_engine_decode_tokens_total", "counter", "Tokens decoded by the engine.")
+        line("infer_engine_decode_tokens_total", "", Double(engine.decodeTokens))
+        head("infer_engine_preemptions_total", "counter", "Sequences preempted for lack of KV blocks.")
+        line("infer_engine_preemptions_total", "", Double(engine.preemptions))
+        head("infer_queue_depth", "gauge", "Requests waiting for admission.")
+        line("infer_queue_depth", "", Double(engine.waiting))
+        head("infer_running_sequences", "gauge", "Sequences being prefilled or decoded.")
+        line("infer_running_sequences", "", Double(engine.running))
+        if let p = engine.prefix {
+            head("infer_prefix_cache_query_tokens_total", "counter", "Prompt tokens looked up in the prefix cache.")
+            line("infer_prefix_cache_query_tokens_total", "", Double(p.queryTokens))
+            head("infer_prefix_cache_hit_tokens_total", "counter", "Prompt tokens found in the prefix cache.")
+            line("infer_prefix_cache_hit_tokens_total", "", Double(p.hitTokens))
+            head("infer_prefix_cache_evictions_total", "counter", "Cached blocks evicted.")
+            line("infer_prefix_cache_evictions_total", "", Double(p.evictions))
+            head("infer_kv_blocks", "gauge", "KV blocks by state.")
+            line("infer_kv_blocks", "state=\"used\"", Double(p.blocksInUse))
+            line("infer_kv_blocks", "state=\"cached\"", Double(p.blocksCached))
+            line("infer_kv_blocks", "state=\"free\"", Double(p.blocksFree))
+            line("infer_kv_blocks", "state=\"total\"", Double(p.blockCount))
+        }
+        return out
+    }
+}

@@ -1,0 +1,143 @@
+"""Helpers for the end-to-end tests: a real `infer serve` process on a free loopback port, long prompts.
+
+The server binary comes from `INFER_BIN` (default `<repo>/.build/release/infer`), the model from
+`INFER_MODEL` (default `<repo>/models/gemma-3-270m-q4_k_m.gguf`).
+
+NOTE: readiness is event-driven: a thread drains the server's stderr (copying it to a log file in the
+temp directory) and sets an event on the `listening on http://` line; `/health` is then checked once. No
+sleeps are used as synchronisation, and a server that exits early fails the fixture with its log tail.
+"""
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+
+import httpx
+import openai
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
+INFER_BIN = pathlib.Path(os.environ.get("INFER_BIN", ROOT / ".build/release/infer"))
+MODEL = pathlib.Path(os.environ.get("INFER_MODEL", ROOT / "models/gemma-3-270m-q4_k_m.gguf"))
+READY_TIMEOUT = 120.0
+STOP_TIMEOUT = 60.0
+
+# LiteLLM must never touch the network (no cost-map download, no telemetry); set before any import of it.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("LITELLM_TELEMETRY", "False")
+
+
+def free_port():
+    """A port that was free a moment ago on 127.0.0.1 (the kernel picks it: bind to port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One `infer serve` process on a free port. `start()` returns once it is ready; `stop()` sends SIGTERM
+    and returns the exit status."""
+
+    def __init__(self, *extra_args, name="server"):
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self.url = f"http://{self.host}:{self.port}"
+        self.model = MODEL.name.removesuffix(".gguf")
+        self.extra_args = list(extra_args)
+        self.log_path = pathlib.Path(tempfile.gettempdir()) / f"infer-e2e-{name}-{self.port}.log"
+        self.proc = None
+        self._ready = threading.Event()
+        self._saw_ready_line = False
+        self._drained = threading.Event()
+
+    def start(self):
+        if not INFER_BIN.exists():
+            pytest.fail(f"server binary not found: {INFER_BIN} (build it, or set INFER_BIN)")
+        if not MODEL.exists():
+            pytest.fail(f"model not found: {MODEL} (run models/install, or set INFER_MODEL)")
+        cmd = [str(INFER_BIN), "serve", "--model", str(MODEL), "--host", self.host, "--port", str(self.port),
+               *self.extra_args]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True, errors="replace")
+        threading.Thread(target=self._drain, daemon=True).start()
+        # Wakes on the ready line or on the server's exit (the drain thread sets _ready at EOF too).
+        if not self._ready.wait(READY_TIMEOUT):
+            self.kill()
+            pytest.fail(f"server not ready after {READY_TIMEOUT:.0f} s; log tail:\n{self.log_tail()}")
+        if not self._saw_ready_line:
+            code = self.proc.wait(30)  # stderr closed without the ready line: the server is exiting
+            self._drained.wait(5)
+            pytest.fail(f"server exited with {code} before it was ready; log tail:\n{self.log_tail()}")
+        r = httpx.get(f"{self.url}/health", timeout=10)
+        assert r.status_code == 200, f"/health after the ready line: {r.status_code} {r.text}"
+        return self
+
+    def _drain(self):
+        with open(self.log_path, "w") as log:
+            for line in self.proc.stderr:
+                log.write(line)
+                log.flush()
+                if "listening on http://" in line:
+                    self._saw_ready_line = True
+                    self._ready.set()
+        self._ready.set()
+        self._drained.set()
+
+    def log_tail(self, n=40):
+        try:
+            return "".join(self.log_path.read_text(errors="replace").splitlines(keepends=True)[-n:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self):
+        """SIGTERM, then wait up to STOP_TIMEOUT; returns the exit status (None if it had to be killed)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+        self._drained.wait(5)
+        return code
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def client(self, api_key="not-needed", **kw):
+        """An official `openai` client on this server; no retries so that each test sees one request."""
+        return openai.OpenAI(base_url=f"{self.url}/v1", api_key=api_key, max_retries=0, timeout=300, **kw)
+
+
+def license_text():
+    """Real English text for long prompts: Debian's license texts (aliases skipped), about 230k characters."""
+    root = pathlib.Path("/usr/share/common-licenses")
+    files = sorted(p for p in root.iterdir() if not p.is_symlink()) if root.is_dir() else []
+    text = "\n\n".join(p.read_text(errors="replace") for p in files)
+    if len(text) < 100_000:
+        # Fallback for systems without base-files' license texts: varied, non-repeating sentences.
+        text += "".join(f"Clause {i}: the licensee shall keep notice number {i * 7919 % 10007} intact. "
+                        for i in range(3000))
+    return text
+
+
+def long_prompt(server, start_char, tokens=1500):
+    """A text prompt of about `tokens` tokens of license text starting near `start_char` (so that tests
+    using different offsets do not share a prefix), measured with the server's own /tokenize."""
+    text = license_text()[start_char:]
+    # ~4 characters per token in English; cut, then trim to the target with the server's tokenizer.
+    candidate = text[: tokens * 6]
+    r = httpx.post(f"{server.url}/tokenize", json={"model": server.model, "prompt": candidate,
+                                                   "add_special_tokens": False}, timeout=60)
+    r.raise_for_status()
+    ids = r.json()["tokens"]
+    assert len(ids) >= tokens, f"not enough text for a {tokens}-token prompt ({len(ids)} tokens)"
+    r = httpx.post(f"{server.url}/detokenize", json={"model": server.model, "tokens": ids[:tokens]}, timeout=60)
+    r.raise_for_status()
+    return r.json()["prompt"]
