@@ -7,9 +7,11 @@ SWIFT_FLAGS ?= -c release
 
 .PHONY: run serve test deps models build bench clean
 
-## Install what is missing, fetch the model, build release, generate a continuation of a sample prompt.
+## Install what is missing, fetch the model, build release, generate a continuation of a sample prompt,
+## then serve the model on 127.0.0.1:8080 (OpenAI-compatible API, embedded defaults; Ctrl-C stops it).
 run: deps models build
 	.build/release/infer generate --model $(MODEL) --prompt "$(PROMPT)" --max-tokens $(MAX_TOKENS)
+	.build/release/infer serve --model $(MODEL) --host 127.0.0.1 --port 8080
 
 ## Serve Gemma 3 270M on 127.0.0.1:8080 with the embedded defaults (OpenAI-compatible API).
 serve: deps models build
