@@ -19,8 +19,9 @@ serve: deps models build
 
 ## Everything the tests need, then all tests (release mode: numeric code is slow in debug): the Swift
 ## suites, then the end-to-end suite (real server driven by the openai SDK and LiteLLM).
+# NOTE: no separate `swift build`: `swift test` builds every target (the `infer` binary the CLI and
+# end-to-end tests run included) with testing enabled; a plain build first would compile everything twice.
 test: deps models
-	swift build $(SWIFT_FLAGS)
 	swift test $(SWIFT_FLAGS)
 	tests/e2e/run
 

@@ -79,14 +79,9 @@ struct BPETokenizer: VocabularyTokenizer {
             return
         }
         // Symbols: the UTF-8 characters of the encoded word, as a doubly linked list over byte spans.
-        var starts: [Int] = [], lens: [Int] = []
-        var offset = 0
-        while offset < word.count {
-            let len = min(UTF8Scan.sequenceLength(word[offset]), word.count - offset)
-            starts.append(offset)
-            lens.append(len)
-            offset += len
-        }
+        let spans = UTF8Scan.characterSpans(word)
+        let starts = spans.starts
+        var lens = spans.lens
         let count = starts.count
         var prev = (0..<count).map { $0 - 1 }
         var next = (0..<count).map { $0 + 1 == count ? -1 : $0 + 1 }

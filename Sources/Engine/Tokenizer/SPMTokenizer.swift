@@ -90,14 +90,9 @@ struct SPMTokenizer: VocabularyTokenizer {
     /// The merge loop over one escaped fragment (llama.cpp `llm_tokenizer_spm_session::tokenize`).
     private func encodeEscaped(_ text: [UInt8], into out: inout [Int]) {
         guard !text.isEmpty else { return }
-        var starts: [Int] = [], lens: [Int] = []
-        var offset = 0
-        while offset < text.count {
-            let len = min(UTF8Scan.sequenceLength(text[offset]), text.count - offset)
-            starts.append(offset)
-            lens.append(len)
-            offset += len
-        }
+        let spans = UTF8Scan.characterSpans(text)
+        let starts = spans.starts
+        var lens = spans.lens
         let count = starts.count
         var prev = (0..<count).map { $0 - 1 }
         var next = (0..<count).map { $0 + 1 == count ? -1 : $0 + 1 }

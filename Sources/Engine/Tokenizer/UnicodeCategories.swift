@@ -99,6 +99,20 @@ enum UTF8Scan {
         }
     }
 
+    /// The UTF-8 characters of `bytes` as (start, length) spans, lengths from the lead byte clamped at the
+    /// end: the initial symbols of both merge tokenizers (SPM and BPE).
+    static func characterSpans(_ bytes: [UInt8]) -> (starts: [Int], lens: [Int]) {
+        var starts: [Int] = [], lens: [Int] = []
+        var offset = 0
+        while offset < bytes.count {
+            let len = min(sequenceLength(bytes[offset]), bytes.count - offset)
+            starts.append(offset)
+            lens.append(len)
+            offset += len
+        }
+        return (starts, lens)
+    }
+
     /// Decodes `bytes` into code points. Ill-formed input becomes U+FFFD per offending byte, as llama.cpp's
     /// `unicode_cpts_from_utf8` does (a Swift `String` is always well-formed, so this is only a safety net).
     static func codepoints(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt32] {
