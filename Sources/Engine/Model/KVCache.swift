@@ -43,15 +43,6 @@ public final class KVPool: @unchecked Sendable {
 
     /// Bytes held by the pool.
     public var byteCount: Int { 2 * layerCount * layerStride * MemoryLayout<Float>.size }
-
-    /// Copies the K/V of every layer for `count` slots from block `src` to block `dst` (copy-on-write of a
-    /// partially filled shared block).
-    public func copyBlock(from src: Int, to dst: Int, slots count: Int) {
-        for l in 0..<layerCount {
-            keyBlock(l, dst).update(from: keyBlock(l, src), count: count * kvDim)
-            valueBlock(l, dst).update(from: valueBlock(l, src), count: count * kvDim)
-        }
-    }
 }
 
 /// The blocks of one sequence in position order: position p lives in `blocks[p / blockSize]`, slot

@@ -35,20 +35,9 @@ public final class LanguageModel: @unchecked Sendable {
         progress?("loading tokenizer (\(config.vocabularySize) tokens)")
         tokenizer = try TokenizerLoader.load(from: file)
         transformer = Transformer(config: config, weights: weights, pool: pool, maxBatch: maxBatch)
-        fingerprint = try Self.fingerprint(path: path, headerBytes: file.dataOffset)
+        fingerprint = ModelFingerprint(digesting: file.headerBytes)
         summary = LoadSummary(file: file, config: config, threads: pool.threadCount,
                               seconds: Date().timeIntervalSince(start))
-    }
-}
-
-extension LanguageModel {
-    static func fingerprint(path: String, headerBytes: Int) throws -> ModelFingerprint {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw EngineError(.loadFailed, "cannot reopen \(path) to fingerprint it")
-        }
-        defer { try? handle.close() }
-        let header = try handle.read(upToCount: headerBytes) ?? Data()
-        return ModelFingerprint(digesting: header)
     }
 }
 

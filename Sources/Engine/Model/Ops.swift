@@ -56,20 +56,6 @@ public enum Ops {
         for i in 0..<n { out[i] = x[i] * scale * w[i] }
     }
 
-    /// Numerically stable softmax in place over n elements.
-    public static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
-        var m = -Float.infinity
-        for i in 0..<n { m = max(m, x[i]) }
-        var sum: Double = 0
-        for i in 0..<n {
-            let e = expf(x[i] - m)
-            x[i] = e
-            sum += Double(e)
-        }
-        let inv = Float(1 / sum)
-        for i in 0..<n { x[i] *= inv }
-    }
-
     /// GELU, tanh approximation (Gemma's GeGLU gate).
     @inline(__always)
     public static func geluTanh(_ x: Float) -> Float {

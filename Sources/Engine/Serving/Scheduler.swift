@@ -36,7 +36,7 @@ final class Scheduler {
         var firstToken: Date?
         var preemptions = 0
         var admittedAt = 0             // admission order (for preemption: youngest first)
-        var promptBlockHashes: [BlockHash] = []   // full prompt blocks, for in-flight sharing
+        var promptBlockHashes: [BlockHash] = []   // full prompt blocks, hashed once, for in-flight sharing
 
         init(job: Job, model: LanguageModel) {
             self.job = job
@@ -172,12 +172,15 @@ final class Scheduler {
             let keys = seq.job.request.cacheKeys
             do {
                 let match = try cache.lookup(seq.tokens, keys: keys)
-                // In-flight sharing: if the next uncached block is being computed by a running sequence,
-                // wait for it (it is registered when that chunk commits) instead of computing it twice.
-                if options.prefixCaching, seq.tokens.count > (match.cachedBlocks + 1) * pool.blockSize {
-                    let hashes = cache.hasher.blockHashes(of: Array(seq.tokens.prefix((match.cachedBlocks + 1) * pool.blockSize)), keys: keys)
-                    if let next = hashes.last,
-                       running.contains(where: { $0.willCompute(next, blockSize: pool.blockSize) }) {
+                // In-flight sharing: if the next uncached prompt block is being computed by a running
+                // sequence, wait for it (it is registered when that chunk commits) instead of computing it twice.
+                if options.prefixCaching {
+                    if seq.promptBlockHashes.isEmpty {
+                        seq.promptBlockHashes = cache.hasher.blockHashes(of: seq.job.request.promptTokens, keys: keys)
+                    }
+                    let next = match.cachedBlocks
+                    if next < seq.promptBlockHashes.count, (next + 1) * pool.blockSize < seq.tokens.count,
+                       running.contains(where: { $0.willCompute(seq.promptBlockHashes[next], blockSize: pool.blockSize) }) {
                         i += 1
                         continue
                     }
@@ -190,9 +193,6 @@ final class Scheduler {
                 if seq.cachedTokens == nil { seq.cachedTokens = admission.cachedTokens }
                 admissions += 1
                 seq.admittedAt = admissions
-                if options.prefixCaching && seq.isPrefilling && seq.promptBlockHashes.isEmpty {
-                    seq.promptBlockHashes = cache.hasher.blockHashes(of: seq.job.request.promptTokens, keys: keys)
-                }
                 waiting.remove(at: i)
                 running.append(seq)
             } catch {

@@ -169,6 +169,12 @@ public final class GGUFFile: @unchecked Sendable {
         storage.bytes.baseAddress!.advanced(by: dataOffset + info.offset)
     }
 
+    /// The header (metadata and tensor table, up to `dataOffset`), valid while this object lives; hashed
+    /// to identify the model.
+    public var headerBytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: storage.bytes[0..<min(dataOffset, fileSize)])
+    }
+
     /// The bytes a file was parsed from; metadata arrays point into them.
     enum Storage: Sendable {
         case mapped(MappedFile)
