@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "PrefixCache", targets: ["PrefixCache"]),
+        .library(name: "Gateway", targets: ["Gateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,10 +40,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "Engine", dependencies: ["Tensor", "PrefixCache", "CKernels"], swiftSettings: swiftSettings),
+        // Gateway: OpenAI wire types, response caches, Redis client, router, providers, config.
+        // Depends on neither Engine nor Tensor (the local engine is adapted to it in InferServer).
+        .target(
+            name: "Gateway",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "InferServer",
             dependencies: [
-                "Engine", "Tensor",
+                "Engine", "Tensor", "Gateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -52,11 +63,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "PrefixCacheTests", dependencies: ["PrefixCache"], swiftSettings: swiftSettings),
         .testTarget(
             name: "InferServerTests",
             dependencies: [
-                "InferServer", "Engine",
+                "InferServer", "Engine", "Gateway",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 @testable import InferServer
+import Gateway
 
 @Suite("POST /v1/chat/completions")
 struct ChatCompletionsTests {

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 @testable import InferServer
+import Gateway
 
 /// Models, shared engines and request helpers for the server tests.
 enum Fixtures {

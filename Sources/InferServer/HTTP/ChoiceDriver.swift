@@ -1,6 +1,7 @@
 import Engine
 import Hummingbird
 import Logging
+import Gateway
 
 /// One choice run to completion (non-streaming responses).
 struct CollectedChoice: Sendable {

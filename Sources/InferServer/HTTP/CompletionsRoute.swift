@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Hummingbird
+import Gateway
 
 /// `POST /v1/completions` (legacy text completions).
 struct CompletionsRoute: Sendable {

@@ -1,4 +1,5 @@
 import Engine
+import Gateway
 
 /// Renders token log-probabilities in OpenAI's two shapes.
 struct LogprobsFormat: Sendable {

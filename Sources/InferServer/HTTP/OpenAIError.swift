@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Hummingbird
+import Gateway
 
 /// The one error type of the HTTP edge: renders OpenAI's envelope
 /// `{"error": {"message", "type", "param", "code"}}` with the right status and headers.
@@ -40,6 +41,17 @@ struct OpenAIError: HTTPResponseError, Sendable {
 }
 
 extension OpenAIError {
+    /// Parses a request body; a 400 `invalid_json` error on malformed input.
+    static func parseJSON(_ data: Data) throws -> JSONValue {
+        do {
+            return try JSONValue.parse(data)
+        } catch {
+            throw OpenAIError.invalidRequest("We could not parse the JSON body of your request. (HINT: This "
+                + "likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON "
+                + "payload.)", code: "invalid_json")
+        }
+    }
+
     /// 400 for a malformed request or a bad parameter.
     static func invalidRequest(_ message: String, param: String? = nil, code: String? = nil) -> OpenAIError {
         OpenAIError(status: .badRequest, message: message, type: "invalid_request_error", param: param, code: code)

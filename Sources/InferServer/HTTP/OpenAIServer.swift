@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import Hummingbird
 import Logging
+import Gateway
 
 /// Settings of the HTTP server (from `infer serve` flags).
 struct ServerSettings: Sendable {
@@ -67,7 +68,7 @@ struct OpenAIServer: Sendable {
             }
         }
         if total > limit { throw OpenAIError.bodyTooLarge(limit: limit) }
-        return try RequestFields(JSONValue.parse(Data(buffer.readableBytesView)))
+        return try RequestFields(OpenAIError.parseJSON(Data(buffer.readableBytesView)))
     }
 
     /// 404 unless `model` is nil or the served model id.

@@ -1,3 +1,5 @@
+import Gateway
+
 /// Typed access to the fields of a JSON request body. Every getter returns nil for a missing or `null`
 /// field and throws a 400 naming the field when the value has the wrong type or is out of range; unknown
 /// fields are never looked at (so they are ignored).

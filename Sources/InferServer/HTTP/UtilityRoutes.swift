@@ -1,5 +1,6 @@
 import Engine
 import Hummingbird
+import Gateway
 
 /// `/v1/models`, `/tokenize`, `/detokenize`, `/health`, `/health/readiness`, `/metrics`.
 struct UtilityRoutes: Sendable {

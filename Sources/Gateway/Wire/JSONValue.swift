@@ -6,7 +6,7 @@ import Foundation
 ///
 /// NOTE: objects keep their keys in insertion order (an array of pairs); lookups are linear, which is fine
 /// for request bodies with a few dozen keys.
-enum JSONValue: Sendable, Equatable {
+public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case int(Int)
@@ -15,7 +15,7 @@ enum JSONValue: Sendable, Equatable {
     case array([JSONValue])
     case object([(String, JSONValue)])
 
-    static func == (a: JSONValue, b: JSONValue) -> Bool {
+    public static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
         case let (.bool(x), .bool(y)): return x == y
@@ -30,13 +30,13 @@ enum JSONValue: Sendable, Equatable {
     }
 
     /// The value of `key` in an object (nil for a missing key or a non-object).
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         guard case .object(let pairs) = self else { return nil }
         return pairs.first { $0.0 == key }?.1
     }
 
     /// A short name of the JSON type, for error messages.
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .null: "null"
         case .bool: "boolean"
@@ -47,19 +47,17 @@ enum JSONValue: Sendable, Equatable {
         }
     }
 
-    /// Parses a JSON document; throws a 400 `OpenAIError` on malformed input.
-    static func parse(_ data: Data) throws -> JSONValue {
+    /// Parses a JSON document; throws `JSONParseError` on malformed input.
+    public static func parse(_ data: Data) throws -> JSONValue {
         do {
             return try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
-            throw OpenAIError.invalidRequest("We could not parse the JSON body of your request. (HINT: This "
-                + "likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON "
-                + "payload.)", code: "invalid_json")
+            throw JSONParseError(description: String(describing: error))
         }
     }
 
     /// Compact serialization (keys in insertion order).
-    func serialized() -> String {
+    public func serialized() -> String {
         var out = ""
         out.reserveCapacity(256)
         write(into: &out)
@@ -126,7 +124,7 @@ extension JSONValue: Decodable {
         init?(intValue: Int) { nil }
     }
 
-    init(from decoder: any Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         if let object = try? decoder.container(keyedBy: AnyCodingKey.self) {
             var pairs: [(String, JSONValue)] = []
             for key in object.allKeys {
@@ -158,21 +156,26 @@ extension JSONValue: Decodable {
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
     ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral, ExpressibleByFloatLiteral {
-    init(stringLiteral value: String) { self = .string(value) }
-    init(integerLiteral value: Int) { self = .int(value) }
-    init(booleanLiteral value: Bool) { self = .bool(value) }
-    init(floatLiteral value: Double) { self = .double(value) }
-    init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
-    typealias Key = String
-    typealias Value = JSONValue
-    typealias ArrayLiteralElement = JSONValue
-    init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(elements) }
-    init(nilLiteral: ()) { self = .null }
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int) { self = .int(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(floatLiteral value: Double) { self = .double(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public typealias Key = String
+    public typealias Value = JSONValue
+    public typealias ArrayLiteralElement = JSONValue
+    public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(elements) }
+    public init(nilLiteral: ()) { self = .null }
 }
 
 extension JSONValue {
     /// `.string(s)` or `.null` for nil.
-    static func optional(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
+    public static func optional(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
     /// A Float as a JSON number (Double keeps the float's exact value).
-    static func float(_ f: Float) -> JSONValue { .double(Double(f)) }
+    public static func float(_ f: Float) -> JSONValue { .double(Double(f)) }
+}
+
+/// A body that is not valid JSON.
+public struct JSONParseError: Error, Sendable, CustomStringConvertible {
+    public let description: String
 }
