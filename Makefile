@@ -1,6 +1,7 @@
 # Two entry points (see README): `make run` and `make test`. Everything else is a helper.
 SHELL := /bin/bash
 MODEL ?= models/gemma-3-270m-q4_k_m.gguf
+EMBEDDING_MODEL ?= models/all-MiniLM-L6-v2
 PROMPT ?= The capital of France is Paris. The capital of Germany is
 MAX_TOKENS ?= 48
 SWIFT_FLAGS ?= -c release
@@ -11,11 +12,11 @@ SWIFT_FLAGS ?= -c release
 ## then serve the model on 127.0.0.1:8080 (OpenAI-compatible API, embedded defaults; Ctrl-C stops it).
 run: deps models build
 	.build/release/infer generate --model $(MODEL) --prompt "$(PROMPT)" --max-tokens $(MAX_TOKENS)
-	.build/release/infer serve --model $(MODEL) --host 127.0.0.1 --port 8080
+	.build/release/infer serve --model $(MODEL) --embedding-model $(EMBEDDING_MODEL) --host 127.0.0.1 --port 8080
 
 ## Serve Gemma 3 270M on 127.0.0.1:8080 with the embedded defaults (OpenAI-compatible API).
 serve: deps models build
-	.build/release/infer serve --model $(MODEL) --host 127.0.0.1 --port 8080
+	.build/release/infer serve --model $(MODEL) --embedding-model $(EMBEDDING_MODEL) --host 127.0.0.1 --port 8080
 
 ## Everything the tests need, then all tests (release mode: numeric code is slow in debug): the Swift
 ## suites, then the end-to-end suite (real server driven by the openai SDK and LiteLLM).

@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // Innermost SIMD dot products only (AVX2 / AVX-512 VNNI intrinsics with runtime dispatch).
@@ -33,6 +35,18 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O3"])]
         ),
         .target(name: "Tensor", dependencies: ["CKernels"], swiftSettings: swiftSettings),
+        // hiredis (blocking API) for the Redis client in Gateway. Debian: libhiredis-dev 0.14.
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        // libcurl (Debian libcurl4-openssl-dev) for the remote provider HTTP client.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         // Prefix-cache bookkeeping: block hashing, block pool, radix tree, eviction. No numeric code.
         .target(
             name: "PrefixCache",
@@ -45,8 +59,10 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
+                "CHiredis", "CCurl",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -59,6 +75,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -68,6 +85,7 @@ let package = Package(
             dependencies: [
                 "Gateway",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -202,3 +202,41 @@ void ck_vattend(const float *q, int hn, int hd, const float *const *kblk, const 
     (void)scale; (void)scores; (void)out;
 }
 #endif
+
+#if defined(__x86_64__)
+// GELU (erf form) for BERT: erf by Abramowitz-Stegun 7.1.26, |error| < 1.5e-7.
+AVX2 void ck_vgelu_erf(float *x, long n) {
+    const __m256 p = _mm256_set1_ps(0.3275911f), one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+    const __m256 a1 = _mm256_set1_ps(0.254829592f), a2 = _mm256_set1_ps(-0.284496736f);
+    const __m256 a3 = _mm256_set1_ps(1.421413741f), a4 = _mm256_set1_ps(-1.453152027f);
+    const __m256 a5 = _mm256_set1_ps(1.061405429f), rs2 = _mm256_set1_ps(0.70710678118654752f);
+    const __m256 signmask = _mm256_set1_ps(-0.0f);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        const __m256 z = _mm256_mul_ps(v, rs2);
+        const __m256 az = _mm256_andnot_ps(signmask, z);
+        const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(p, az, one));
+        __m256 poly = _mm256_fmadd_ps(a5, t, a4);
+        poly = _mm256_fmadd_ps(poly, t, a3);
+        poly = _mm256_fmadd_ps(poly, t, a2);
+        poly = _mm256_fmadd_ps(poly, t, a1);
+        poly = _mm256_mul_ps(poly, t);
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(az, az)));
+        __m256 erf = _mm256_fnmadd_ps(poly, e, one);                    // erf(|z|)
+        erf = _mm256_or_ps(erf, _mm256_and_ps(z, signmask));           // sign of z
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, erf)));
+    }
+    for (; i < n; i++) {
+        const float v = x[i], z = v * 0.70710678118654752f, az = z < 0 ? -z : z;
+        const float t = 1.0f / (1.0f + 0.3275911f * az);
+        const float poly = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t
+                            + 0.254829592f) * t;
+        const float e = _mm256_cvtss_f32(exp8(_mm256_set1_ps(-az * az)));
+        const float erf = 1.0f - poly * e;
+        x[i] = 0.5f * v * (1.0f + (z < 0 ? -erf : erf));
+    }
+}
+#else
+void ck_vgelu_erf(float *x, long n) { (void)x; (void)n; }
+#endif

@@ -9,7 +9,7 @@ struct InferCommand: AsyncParsableCommand {
         commandName: "infer",
         abstract: "A CPU inference engine for GGUF models (Gemma 3, Llama, Qwen2).",
         subcommands: [GenerateCommand.self, TokenizeCommand.self, PerplexityCommand.self, BenchCommand.self,
-                      BenchPrefixCommand.self, ServeCommand.self]
+                      BenchPrefixCommand.self, ServeCommand.self, EmbedCommand.self]
     )
 }
 
@@ -26,11 +26,15 @@ struct ModelOptions: ParsableArguments {
 
     /// Loads the model, printing a progress line and a one-line summary to stderr.
     func load(maxBatch: Int = 64) throws -> LanguageModel {
+        try Self.load(path: model, threads: threads, quiet: quiet, maxBatch: maxBatch)
+    }
+
+    /// Loads the model at `path` (see `load(maxBatch:)`).
+    static func load(path model: String, threads: Int?, quiet: Bool, maxBatch: Int) throws -> LanguageModel {
         if let threads {
             guard threads > 0 else { throw ValidationError("--threads must be positive") }
             setenv("INFER_THREADS", String(threads), 1)
         }
-        let quiet = self.quiet
         let model = try LanguageModel(path: model, maxBatch: maxBatch) { message in
             if !quiet { Console.error("[load] \(message)") }
         }

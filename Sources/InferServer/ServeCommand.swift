@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Gateway
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -10,7 +11,17 @@ struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve", abstract: "Serve the model over an OpenAI-compatible HTTP API.")
 
-    @OptionGroup var modelOptions: ModelOptions
+    @Option(name: .long, help: "Path to a GGUF model file (optional with --config when model_list has a local/ GGUF).")
+    var model: String?
+
+    @Option(name: .long, help: "LiteLLM-style config file (model_list, router_settings, litellm_settings, general_settings).")
+    var config: String?
+
+    @Option(name: .long, help: "Worker threads (default: INFER_THREADS or the number of cores).")
+    var threads: Int?
+
+    @Flag(name: .long, help: "Do not print the model load progress and summary lines.")
+    var quiet = false
 
     @Option(name: .long, help: "Address to bind.")
     var host = "127.0.0.1"
@@ -42,36 +53,138 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Log level (trace, debug, info, notice, warning, error).")
     var logLevel = "info"
 
+    @Option(name: .long, help: "Response cache: local | redis | redis-semantic (overrides the config's litellm_settings.cache).")
+    var cache: String?
+
+    @Option(name: .long, help: "Response cache key prefix (cache_params.namespace).")
+    var cacheNamespace: String?
+
+    @Option(name: .long, help: "Response cache TTL in seconds (cache_params.ttl; default: no expiry).")
+    var cacheTtl: Double?
+
+    @Option(name: .long, help: "Semantic cache cosine threshold in [0, 1] (cache_params.similarity_threshold).")
+    var similarityThreshold: Double?
+
+    @Option(name: .long, help: "Redis for the caches: redis://[user:pass@]host:port/db (default: REDIS_URL / REDIS_HOST).")
+    var redisUrl: String?
+
+    @Option(name: .long, help: "Sentence-embedding model directory served at /v1/embeddings and used by the semantic cache.")
+    var embeddingModel: String?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard kvCacheTokens > 0, maxRunning > 0, maxQueued >= 0, maxBodyBytes > 0, shutdownTimeout >= 0 else {
             throw ValidationError("--kv-cache-tokens, --max-running, --max-body-bytes must be positive")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        guard model != nil || config != nil else { throw ValidationError("give --model PATH or --config FILE") }
+        if let cache, CacheSettings.CacheType(rawValue: cache) == nil {
+            throw ValidationError("--cache must be local, redis or redis-semantic, got '\(cache)'")
+        }
+        if let t = similarityThreshold, !(0...1).contains(t) { throw ValidationError("--similarity-threshold must be in [0, 1]") }
+        if let t = cacheTtl, t <= 0 { throw ValidationError("--cache-ttl must be positive") }
+    }
+
+    /// Reads and validates the config file (errors name the key).
+    func loadConfig() throws -> GatewayConfig? {
+        guard let config else { return nil }
+        let text: String
+        do {
+            text = try String(contentsOfFile: config, encoding: .utf8)
+        } catch {
+            throw ValidationError("cannot read --config \(config): \(error.localizedDescription)")
+        }
+        do {
+            let (parsed, warnings) = try GatewayConfig.parse(yaml: text)
+            for w in warnings { Console.error("[config] warning: \(w)") }
+            return parsed
+        } catch {
+            throw ValidationError("\(config): \(error)")
+        }
+    }
+
+    /// The cache settings the flags ask for (nil: the config's).
+    func cacheOverride(_ config: GatewayConfig?) throws -> CacheSettings? {
+        guard cache != nil || cacheNamespace != nil || cacheTtl != nil || similarityThreshold != nil || redisUrl != nil
+        else { return nil }
+        var s = config.map { GatewayBuilder.cacheSettings($0.litellmSettings) } ?? CacheSettings()
+        s.enabled = true
+        if let cache { s.type = CacheSettings.CacheType(rawValue: cache) ?? .local }
+        if let cacheNamespace { s.namespace = cacheNamespace }
+        if let cacheTtl { s.ttl = cacheTtl }
+        if let similarityThreshold { s.similarityThreshold = similarityThreshold }
+        if s.type == .redisSemantic, s.similarityThreshold == nil { s.similarityThreshold = 0.9 }
+        if s.type == .local, s.similarityThreshold != nil {
+            throw ValidationError("the semantic cache keeps its entries in Redis: use --cache redis-semantic")
+        }
+        if let redisUrl {
+            if s.type == .local { s.type = .redis }
+            do {
+                s.redis = try RedisConfiguration(url: redisUrl)
+            } catch {
+                throw ValidationError("--redis-url: \(error)")
+            }
+        }
+        return s
     }
 
     func run() async throws {
         var logger = Logger(label: "infer.serve")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let model = try modelOptions.load(maxBatch: 128)
+        let gatewayConfig = try loadConfig()
+        // The local GGUF: --model, else the config's local/ GGUF deployment (its model_name is the served name).
+        let localEntry = gatewayConfig?.modelList.first { entry in
+            entry.params.provider == .local && entry.params.upstreamModel.hasSuffix(".gguf")
+        }
+        guard let path = model ?? localEntry?.params.upstreamModel else {
+            throw ValidationError("no model to serve: give --model PATH or a local/<file>.gguf entry in model_list")
+        }
+        let model = try ModelOptions.load(path: path, threads: threads, quiet: quiet, maxBatch: 128)
         let engine = try InferenceEngine(model: model, options: EngineOptions(
             kvCacheTokens: kvCacheTokens, maxBatchTokens: 128, maxRunning: maxRunning, maxQueued: maxQueued))
         let settings = ServerSettings(
             host: host, port: port,
-            servedModelName: servedModelName ?? ServerSettings.defaultModelName(path: modelOptions.model),
-            apiKey: apiKey, maxBodyBytes: maxBodyBytes, shutdownTimeout: shutdownTimeout)
+            servedModelName: servedModelName ?? localEntry?.modelName ?? ServerSettings.defaultModelName(path: path),
+            apiKey: apiKey ?? gatewayConfig?.generalSettings.masterKey, maxBodyBytes: maxBodyBytes,
+            shutdownTimeout: shutdownTimeout)
         let server = OpenAIServer(engine: engine, settings: settings)
+        var config = gatewayConfig ?? GatewayConfig()
+        if gatewayConfig == nil {
+            // The quick path as a config: one local deployment named after the served model.
+            config.modelList = [ModelDeploymentConfig(modelName: settings.servedModelName, params: DeploymentParams(
+                model: "local/" + path, provider: .local, upstreamModel: path), modelInfo: ModelInfo())]
+            config.routerSettings.numRetries = 0
+        }
+        if let embeddingModel {
+            config.modelList.append(ModelDeploymentConfig(
+                modelName: URL(fileURLWithPath: embeddingModel).lastPathComponent,
+                params: DeploymentParams(model: "local/" + embeddingModel, provider: .local, upstreamModel: embeddingModel),
+                modelInfo: ModelInfo()))
+        }
+        let build: GatewayBuild
+        do {
+            build = try await GatewayBuilder.build(config: config, server: server, localModelPath: path,
+                                                   cache: try cacheOverride(gatewayConfig), logger: logger)
+        } catch let error as ConfigError {
+            throw ValidationError("\(self.config ?? "config"): \(error)")
+        }
+        var pipeline = build.pipeline
+        pipeline.defaultModel = gatewayConfig == nil ? settings.servedModelName : pipeline.defaultModel
+        let gateway = GatewayBuild(pipeline: pipeline, embedders: build.embedders)
         let host = self.host
         let name = settings.servedModelName
-        let app = buildApplication(server, logger: logger) { port in
+        let groups = pipeline.router.groupNames
+        let app = buildApplication(server, gateway: gateway, logger: logger) { port in
+            if groups.count > 1 { Console.error("[serve] model groups: \(groups.joined(separator: ", "))") }
             Console.error("[serve] model '\(name)', chat template \(server.template.rawValue)")
             Console.error("listening on http://\(host):\(port)")
         }
-        var config = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint],
-                                               logger: logger)
-        config.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownTimeout * 1000))
-        config.maximumCancellationDuration = .seconds(5)
-        try await ServiceGroup(configuration: config).run()
+        var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint],
+                                              logger: logger)
+        group.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownTimeout * 1000))
+        group.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: group).run()
+        pipeline.cache?.shutdown()
         // The server has stopped: unfinished requests end, the engine thread exits.
         await Task.detached { engine.shutdown() }.value
         Console.error("[serve] stopped")

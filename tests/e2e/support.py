@@ -41,12 +41,13 @@ class Server:
     """One `infer serve` process on a free port. `start()` returns once it is ready; `stop()` sends SIGTERM
     and returns the exit status."""
 
-    def __init__(self, *extra_args, name="server"):
+    def __init__(self, *extra_args, name="server", with_model=True, model_name=None):
         self.port = free_port()
         self.host = "127.0.0.1"
         self.url = f"http://{self.host}:{self.port}"
-        self.model = MODEL.name.removesuffix(".gguf")
+        self.model = model_name or MODEL.name.removesuffix(".gguf")
         self.extra_args = list(extra_args)
+        self.with_model = with_model
         self.log_path = pathlib.Path(tempfile.gettempdir()) / f"infer-e2e-{name}-{self.port}.log"
         self.proc = None
         self._ready = threading.Event()
@@ -58,8 +59,8 @@ class Server:
             pytest.fail(f"server binary not found: {INFER_BIN} (build it, or set INFER_BIN)")
         if not MODEL.exists():
             pytest.fail(f"model not found: {MODEL} (run models/install, or set INFER_MODEL)")
-        cmd = [str(INFER_BIN), "serve", "--model", str(MODEL), "--host", self.host, "--port", str(self.port),
-               *self.extra_args]
+        cmd = [str(INFER_BIN), "serve", *(["--model", str(MODEL)] if self.with_model else []),
+               "--host", self.host, "--port", str(self.port), *self.extra_args]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True, errors="replace")
         threading.Thread(target=self._drain, daemon=True).start()
@@ -141,3 +142,51 @@ def long_prompt(server, start_char, tokens=1500):
     r = httpx.post(f"{server.url}/detokenize", json={"model": server.model, "tokens": ids[:tokens]}, timeout=60)
     r.raise_for_status()
     return r.json()["prompt"]
+
+
+class RedisServer:
+    """A real `redis-server` on a free loopback port (no persistence); `stop()` / `start()` again on the
+    same port simulate an outage."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = None
+
+    def start(self):
+        import shutil
+        import time
+        exe = shutil.which("redis-server")
+        if exe is None:
+            pytest.fail("redis-server not found (scripts/install-deps installs it)")
+        self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if self.command("PING") == "+PONG":
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        pytest.fail("redis-server did not answer PING")
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def command(self, *args):
+        """One command over RESP; returns the first reply line (simple replies only)."""
+        payload = f"*{len(args)}\r\n" + "".join(f"${len(str(a).encode())}\r\n{a}\r\n" for a in args)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+            s.sendall(payload.encode())
+            data = b""
+            while not data.endswith(b"\r\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        first = data.split(b"\r\n")[0].decode()
+        if first.startswith("$") and first != "$-1":
+            return data.split(b"\r\n")[1].decode()
+        return first

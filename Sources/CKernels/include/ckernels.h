@@ -83,10 +83,23 @@ float ck_vdot(const float *a, const float *b, long n);
 /// y[i] += s x[i].
 void ck_vaxpy(float s, const float *x, float *y, long n);
 
+/// GELU, exact erf form, in place: x = 0.5 x (1 + erf(x / sqrt 2)). erf: Abramowitz-Stegun 7.1.26
+/// (absolute error < 1.5e-7) with the vectorized exp; BERT's `hidden_act: gelu`.
+void ck_vgelu_erf(float *x, long n);
+
 /// Attention of hn (1, 2, 4 or 8) query heads sharing one KV head over positions lo ..< lo+count of a paged cache
 /// (kblk/vblk: first slot of each block covering the range, offset to the KV head; rows `stride` floats
 /// apart; hd % 64 == 0). scores: scratch [hn, count]; out: [hn, hd]. Same math as the Swift loop.
 void ck_vattend(const float *q, int hn, int hd, const float *const *kblk, const float *const *vblk, int bs,
                 int stride, int lo, int count, float scale, float *scores, float *out);
+
+// ---------------------------------------------------------------------------------------------
+// f32 matmul for the sentence encoder (ck_sgemm.c). PRECONDITION: ck_has_avx2() == 1.
+// ---------------------------------------------------------------------------------------------
+
+/// c[i * ldc + j] = Σ_p a[i * lda + p] b[j * ldb + p] (+ bias[j] when bias != NULL), i < m, j < n, p < k.
+/// Each element is computed identically wherever it lies in the tiling (batch-size independent).
+void ck_sgemm_nt(int m, int n, int k, const float *a, long lda, const float *b, long ldb, float *c, long ldc,
+                 const float *bias);
 
 #endif

@@ -47,6 +47,11 @@ public struct TokenEvent: Sendable {
     public var logprob: Float?
     /// Top alternatives with log-probabilities, highest first (when requested).
     public var top: [(id: Int, logprob: Float)]
+    /// Prompt tokens whose KV came from the prefix cache (known from the first token on, so a consumer that
+    /// stops early, e.g. at a stop string, can still report it).
+    public var cachedTokens: Int = 0
+    /// Seconds from submission to the first token of the request.
+    public var timeToFirstToken: Double?
 }
 
 /// What a finished request reports.

@@ -10,7 +10,7 @@ import Tensor
 ///    longest cached prefix; a request whose next uncached block is being prefilled right now by a running
 ///    sequence waits (then hits it) instead of computing it twice;
 /// 3. builds one batch under `maxBatchTokens`: one decode token per decoding sequence, then prefill
-///    chunks (chunked prefill), so the weights are read once per step for all of them;
+///    chunks (chunked prefill, shortest remaining prompt first), so the weights are read once per step for all of them;
 /// 4. runs the forward pass, commits the new KV (full blocks become hittable at once, in decode too),
 ///    samples next tokens and streams them; finished sequences release their blocks.
 /// When the pool runs out, the youngest running sequence is preempted (freed, recomputed later with a
@@ -123,8 +123,15 @@ final class Scheduler {
         var tables: [BlockTable] = []
         var budget = options.maxBatchTokens
 
-        // Decode tokens first (one each), then prefill chunks, oldest first.
-        let ordered = running.filter { !$0.isPrefilling } + running.filter(\.isPrefilling)
+        // Decode tokens first (one each), then prefill chunks, shortest remaining prompt first (oldest first
+        // among equals): a short prompt behind a prefix hit gets its first token in one step instead of
+        // waiting behind a long cold prompt; the long one still gets what the short ones leave, and each
+        // short prompt takes prefill budget only once, so it cannot be starved.
+        let prefilling = running.filter(\.isPrefilling).sorted {
+            let (a, b) = ($0.tokens.count - $0.computed, $1.tokens.count - $1.computed)
+            return a != b ? a < b : $0.admittedAt < $1.admittedAt
+        }
+        let ordered = running.filter { !$0.isPrefilling } + prefilling
         for seq in ordered where budget > 0 {
             guard running.contains(where: { $0 === seq }) else { continue }   // preempted in this loop
             let want = min(budget, seq.tokens.count - seq.computed)
@@ -241,7 +248,9 @@ final class Scheduler {
             return finish(seq, .stop)
         }
         seq.generated += 1
-        var event = TokenEvent(id: token, text: seq.detok.append(token), logprob: nil, top: [])
+        var event = TokenEvent(id: token, text: seq.detok.append(token), logprob: nil, top: [],
+                               cachedTokens: seq.cachedTokens ?? 0,
+                               timeToFirstToken: seq.firstToken.map { $0.timeIntervalSince(seq.job.submitted) })
         if r.logprobs || r.topLogprobs > 0 {
             event.logprob = LogProbs.logProb(of: token, logits: logits)
             if r.topLogprobs > 0 { event.top = LogProbs.top(r.topLogprobs, logits: logits) }

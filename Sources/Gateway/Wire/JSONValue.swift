@@ -47,13 +47,10 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
-    /// Parses a JSON document; throws `JSONParseError` on malformed input.
+    /// Parses a JSON document keeping object keys in document order; throws `JSONParseError` on malformed
+    /// input (see `parseOrdered`).
     public static func parse(_ data: Data) throws -> JSONValue {
-        do {
-            return try JSONDecoder().decode(JSONValue.self, from: data)
-        } catch {
-            throw JSONParseError(description: String(describing: error))
-        }
+        try parseOrdered(Array(data))
     }
 
     /// Compact serialization (keys in insertion order).

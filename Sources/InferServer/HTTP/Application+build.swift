@@ -8,26 +8,36 @@ import NIOCore
 /// - Parameters:
 ///   - server: the engine and settings (`settings.host` / `settings.port` are the bind address; port 0
 ///     picks a free port).
+///   - gateway: caches and router in front of the engine (nil: the quick path, the engine alone).
 ///   - logger: the application logger.
 ///   - onListening: called with the bound port once the server accepts connections.
-func buildApplication(_ server: OpenAIServer, logger: Logger = Logger(label: "infer.serve"),
+func buildApplication(_ server: OpenAIServer, gateway build: GatewayBuild? = nil,
+                      logger: Logger = Logger(label: "infer.serve"),
                       onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: MetricsMiddleware(metrics: server.metrics))
     router.add(middleware: ErrorEnvelopeMiddleware(maxBodyBytes: server.settings.maxBodyBytes))
     router.add(middleware: APIKeyMiddleware(apiKey: server.settings.apiKey))
 
-    let chat = ChatCompletionsRoute(server: server)
-    let completions = CompletionsRoute(server: server)
-    let utility = UtilityRoutes(server: server)
-    router.post("/v1/chat/completions", use: chat.handle)
-    router.post("/v1/completions", use: completions.handle)
+    let pipeline = build?.pipeline ?? .quickPath(server, logger: logger)
+    let routes = GatewayRoutes(server: server, gateway: pipeline)
+    let utility = UtilityRoutes(server: server, groups: pipeline.router.groupNames, pipeline: pipeline)
+    let embeddings = EmbeddingsRoute(server: server, embedders: build?.embedders ?? [:], cache: pipeline.cache)
+    let admin = CacheAdminRoutes(server: server, cache: pipeline.cache)
+    router.post("/v1/chat/completions", use: routes.chat)
+    router.post("/v1/completions", use: routes.completions)
+    router.post("/v1/embeddings", use: embeddings.handle)
     router.get("/v1/models", use: utility.models)
     router.get("/v1/models/{id}", use: utility.model)
+    router.get("/cache/ping", use: admin.ping)
+    router.post("/cache/delete", use: admin.delete)
+    router.post("/cache/flushall", use: admin.flushAll)
+    router.get("/cache/stats", use: admin.stats)
     router.post("/tokenize", use: utility.tokenize)
     router.post("/detokenize", use: utility.detokenize)
     router.get("/health", use: utility.health)
     router.get("/health/readiness", use: utility.readiness)
+    router.get("/health/liveliness", use: utility.health)
     router.get("/metrics", use: utility.metrics)
 
     return Application(

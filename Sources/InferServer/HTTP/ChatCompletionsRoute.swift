@@ -1,15 +1,16 @@
 import Engine
 import Foundation
 import Hummingbird
+import Logging
 import Gateway
 
-/// `POST /v1/chat/completions`.
+/// `POST /v1/chat/completions` on the local engine (reached through the gateway's `LocalProvider`).
 struct ChatCompletionsRoute: Sendable {
     let server: OpenAIServer
 
-    func handle(_ request: Request, _ context: some RequestContext) async throws -> Response {
+    /// Runs the request on the local engine. Errors before the first token are thrown (`OpenAIError`).
+    func run(_ f: RequestFields, logger: Logger) async throws -> LocalReply {
         let started = Date()
-        let f = try await server.readFields(request)
         let params = try GenerationParameters(f, vocabularySize: server.model.config.vocabularySize)
         try server.checkModel(params.model)
         let messages = try Self.messages(f)
@@ -32,7 +33,6 @@ struct ChatCompletionsRoute: Sendable {
         let created = Int(Date().timeIntervalSince1970)
         let modelName = server.settings.servedModelName
         let format = LogprobsFormat(tokenizer: server.tokenizer)
-        let logger = context.logger
         let log: @Sendable ([[ChoiceUsage]]) -> Void = { usages in
             let u = UsageTotals(perPrompt: usages)
             logger.info("chat.completions model=\(modelName) n=\(params.n) prompt=\(u.promptTokens) cached=\(u.cachedTokens) completion=\(u.completionTokens) seconds=\(String(format: "%.3f", Date().timeIntervalSince(started)))")
@@ -63,9 +63,9 @@ struct ChatCompletionsRoute: Sendable {
                                    "finish_reason": .optional(finish)]])
                 },
                 usage: { totals in chunk([], usage: totals.json) })
-            return ChoiceDriver.sse(streams, promptOf: Array(repeating: 0, count: n), promptCount: 1,
+            return .chunks(ChoiceDriver.chunks(streams, promptOf: Array(repeating: 0, count: n), promptCount: 1,
                                     includeUsage: includeUsage, format: chunkFormat, server: server,
-                                    logger: logger, onFinish: log)
+                                    logger: logger, onFinish: log))
         }
 
         let choices = try await ChoiceDriver.collect(streams, server: server)
@@ -80,7 +80,7 @@ struct ChatCompletionsRoute: Sendable {
             }),
             "usage": UsageTotals(perPrompt: usages).json,
         ]
-        return server.json(body)
+        return .json(body)
     }
 
     /// Parses `messages`: roles system / user / assistant (and `developer` as system); content a string,

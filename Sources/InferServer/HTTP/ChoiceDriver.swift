@@ -51,19 +51,18 @@ enum ChoiceDriver {
         return out
     }
 
-    /// An SSE response: `data: {chunk}` events, then `data: [DONE]`. Each choice's text goes out as it is
-    /// decoded, except that the latest piece (after the first) is held until the next event so that the
-    /// finish reason rides on the last content chunk. A failed write (client gone) cancels every choice.
-    static func sse(_ streams: [ChoiceStream], promptOf: [Int], promptCount: Int, includeUsage: Bool,
-                    format: ChunkFormat, server: OpenAIServer, logger: Logger,
-                    onFinish: @escaping @Sendable ([[ChoiceUsage]]) -> Void) -> Response {
-        let body = ResponseBody { writer in
-            func send(_ value: JSONValue) async throws {
-                try await writer.write(ByteBuffer(string: "data: \(value.serialized())\n\n"))
-            }
+    /// The chunk objects of a streamed response (the SSE framing is `SSEResponse`'s). Each choice's text
+    /// goes out as it is decoded, except that the latest piece (after the first) is held until the next
+    /// event so that the finish reason rides on the last content chunk. A generation failure ends the
+    /// stream with an `OpenAIError`; when the consumer stops (client gone) every choice is cancelled.
+    static func chunks(_ streams: [ChoiceStream], promptOf: [Int], promptCount: Int, includeUsage: Bool,
+                       format: ChunkFormat, server: OpenAIServer, logger: Logger,
+                       onFinish: @escaping @Sendable ([[ChoiceUsage]]) -> Void) -> AsyncThrowingStream<JSONValue, any Error> {
+        let (output, out) = AsyncThrowingStream.makeStream(of: JSONValue.self)
+        let producer = Task {
             var usages = Array(repeating: [ChoiceUsage](), count: promptCount)
             do {
-                for chunk in format.opening() { try await send(chunk) }
+                for chunk in format.opening() { out.yield(chunk) }
                 let (events, continuation) = AsyncStream.makeStream(of: (Int, Result<ChoiceEvent, any Error>).self)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for (i, s) in streams.enumerated() {
@@ -79,27 +78,28 @@ enum ChoiceDriver {
                     var started = Set<Int>()
                     var remaining = streams.count
                     for await (i, result) in events {
+                        try Task.checkCancellation()
                         switch result {
                         case .failure(let error):
                             let e = (error as? EngineError).map { OpenAIError.from(engine: $0, param: "prompt") }
                                 ?? OpenAIError.internalError
                             if e.status == .internalServerError { logger.error("generation failed: \(error)") }
-                            try await send(e.body)
                             group.cancelAll()   // children stop waiting: their engine requests are cancelled
-                            remaining = 0
+                            continuation.finish()
+                            throw e
                         case .success(.delta(let text, let tokens)):
                             if let (t, toks) = held[i] {
-                                try await send(format.chunk(i, t, toks, nil))
+                                out.yield(format.chunk(i, t, toks, nil))
                                 held[i] = (text, tokens)
                             } else if !started.contains(i) {
                                 started.insert(i)
-                                try await send(format.chunk(i, text, tokens, nil))
+                                out.yield(format.chunk(i, text, tokens, nil))
                             } else {
                                 held[i] = (text, tokens)
                             }
                         case .success(.finished(let reason, let usage)):
                             let (t, toks) = held.removeValue(forKey: i) ?? ("", [])
-                            try await send(format.chunk(i, t, toks, reason))
+                            out.yield(format.chunk(i, t, toks, reason))
                             usages[promptOf[i]].append(usage)
                             await server.metrics.choice(usage)
                             remaining -= 1
@@ -108,18 +108,17 @@ enum ChoiceDriver {
                     }
                     continuation.finish()
                 }
-                if includeUsage { try await send(format.usage(UsageTotals(perPrompt: usages))) }
-                try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
-                try await writer.finish(nil)
+                if includeUsage { out.yield(format.usage(UsageTotals(perPrompt: usages))) }
+                out.finish()
                 onFinish(usages)
             } catch {
-                // The client went away (or the task was cancelled at shutdown): stop generating.
+                // The consumer went away (or the task was cancelled at shutdown): stop generating.
                 for s in streams { s.cancel() }
-                logger.info("stream ended early: \(error)")
-                throw error
+                if !(error is CancellationError) { logger.info("stream ended early: \(error)") }
+                out.finish(throwing: error)
             }
         }
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
-                        body: body)
+        out.onTermination = { _ in producer.cancel() }
+        return output
     }
 }

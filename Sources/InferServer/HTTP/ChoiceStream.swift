@@ -38,6 +38,9 @@ final class ChoiceStream: @unchecked Sendable {
     private var outbox: [ChoiceEvent] = []
     private var generated = 0
     private var done = false
+    /// Prefix-cache reuse and first-token latency, as reported with every engine token.
+    private var cachedTokens = 0
+    private var firstTokenSeconds: Double?
 
     init(engine: InferenceEngine, request: GenerationRequest, stops: [String]) {
         promptTokens = request.promptTokens.count
@@ -75,6 +78,8 @@ final class ChoiceStream: @unchecked Sendable {
             switch event {
             case .token(let t):
                 generated += 1
+                cachedTokens = t.cachedTokens
+                firstTokenSeconds = firstTokenSeconds ?? t.timeToFirstToken
                 pending.append((TokenInfo(id: t.id, logprob: t.logprob, top: t.top), t.text.utf8.count))
                 accept(matcher.feed(t.text))
             case .finished(let summary):
@@ -98,9 +103,7 @@ final class ChoiceStream: @unchecked Sendable {
     private func accept(_ result: (emit: String, stopped: Bool)) {
         emit(result.emit, includeRest: result.stopped)
         if result.stopped && !done {
-            // NOTE: the engine reports prefix-cache reuse only in its final summary, which a cancelled
-            // request never sends; a choice ended by a stop string therefore reports 0 cached tokens.
-            finish(reason: "stop", cached: 0, ttft: nil)
+            finish(reason: "stop", cached: cachedTokens, ttft: firstTokenSeconds)
             iterator = nil   // cancels the engine request
         }
     }

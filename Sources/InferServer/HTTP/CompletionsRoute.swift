@@ -1,9 +1,10 @@
 import Engine
 import Foundation
 import Hummingbird
+import Logging
 import Gateway
 
-/// `POST /v1/completions` (legacy text completions).
+/// `POST /v1/completions` (legacy text completions) on the local engine (through `LocalProvider`).
 struct CompletionsRoute: Sendable {
     let server: OpenAIServer
 
@@ -13,9 +14,9 @@ struct CompletionsRoute: Sendable {
         var text: String
     }
 
-    func handle(_ request: Request, _ context: some RequestContext) async throws -> Response {
+    /// Runs the request on the local engine. Errors before the first token are thrown (`OpenAIError`).
+    func run(_ f: RequestFields, logger: Logger) async throws -> LocalReply {
         let started = Date()
-        let f = try await server.readFields(request)
         let params = try GenerationParameters(f, vocabularySize: server.model.config.vocabularySize)
         try server.checkModel(params.model)
         let prompts = try self.prompts(f)
@@ -51,7 +52,6 @@ struct CompletionsRoute: Sendable {
         let created = Int(Date().timeIntervalSince1970)
         let modelName = server.settings.servedModelName
         let format = LogprobsFormat(tokenizer: server.tokenizer)
-        let logger = context.logger
         let log: @Sendable ([[ChoiceUsage]]) -> Void = { usages in
             let u = UsageTotals(perPrompt: usages)
             logger.info("completions model=\(modelName) prompts=\(prompts.count) n=\(n) prompt=\(u.promptTokens) cached=\(u.cachedTokens) completion=\(u.completionTokens) seconds=\(String(format: "%.3f", Date().timeIntervalSince(started)))")
@@ -69,9 +69,9 @@ struct CompletionsRoute: Sendable {
                      "finish_reason": "length"]
                 }
             }
-            return server.json(["id": .string(id), "object": "text_completion", "created": .int(created),
-                                "model": .string(modelName), "choices": .array(choices),
-                                "usage": UsageTotals(perPrompt: usages).json])
+            return .json(["id": .string(id), "object": "text_completion", "created": .int(created),
+                          "model": .string(modelName), "choices": .array(choices),
+                          "usage": UsageTotals(perPrompt: usages).json])
         }
 
         if params.stream {
@@ -105,8 +105,8 @@ struct CompletionsRoute: Sendable {
                                    "finish_reason": .optional(finish)]])
                 },
                 usage: { totals in chunk([], usage: totals.json) })
-            return ChoiceDriver.sse(streams, promptOf: promptOf, promptCount: prompts.count, includeUsage: includeUsage,
-                                    format: chunkFormat, server: server, logger: logger, onFinish: log)
+            return .chunks(ChoiceDriver.chunks(streams, promptOf: promptOf, promptCount: prompts.count, includeUsage: includeUsage,
+                                    format: chunkFormat, server: server, logger: logger, onFinish: log))
         }
 
         let collected = try await ChoiceDriver.collect(streams, server: server)
@@ -121,9 +121,9 @@ struct CompletionsRoute: Sendable {
                             "finish_reason": .string(c.finishReason)])
         }
         log(usages)
-        return server.json(["id": .string(id), "object": "text_completion", "created": .int(created),
-                            "model": .string(modelName), "system_fingerprint": nil, "choices": .array(choices),
-                            "usage": UsageTotals(perPrompt: usages).json])
+        return .json(["id": .string(id), "object": "text_completion", "created": .int(created),
+                      "model": .string(modelName), "system_fingerprint": nil, "choices": .array(choices),
+                      "usage": UsageTotals(perPrompt: usages).json])
     }
 
     /// `prompt`: a string, an array of strings, an array of token ids, or an array of token-id arrays.

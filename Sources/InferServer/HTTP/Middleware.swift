@@ -69,10 +69,24 @@ struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
-        let response = try await next(request, context)
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        await metrics.request(route: Self.route(request.uri.path), status: response.status.code, seconds: seconds)
+        var response = try await next(request, context)
+        let route = Self.route(request.uri.path), status = response.status.code, metrics = metrics
+        // Latency runs to the end of the body (a streamed response's headers go out at its first event).
+        let body = response.body
+        response.body = ResponseBody(contentLength: body.contentLength) { writer in
+            let record = {
+                let elapsed = ContinuousClock.now - start
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+                await metrics.request(route: route, status: status, seconds: seconds)
+            }
+            do {
+                try await body.write(writer)
+            } catch {
+                await record()
+                throw error
+            }
+            await record()
+        }
         return response
     }
 

@@ -89,9 +89,11 @@ struct OpenAIServer: Sendable {
     }
 
     /// A JSON response.
-    func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"],
-                 body: ResponseBody(byteBuffer: ByteBuffer(string: value.serialized())))
+    func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields,
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: value.serialized())))
     }
 
     /// A fresh response id with the given prefix (`chatcmpl`, `cmpl`).

@@ -5,20 +5,29 @@ import Gateway
 /// `/v1/models`, `/tokenize`, `/detokenize`, `/health`, `/health/readiness`, `/metrics`.
 struct UtilityRoutes: Sendable {
     let server: OpenAIServer
+    /// Model groups of the router (config order); the quick path has one, the served model.
+    var groups: [String] = []
+    /// Router and caches, for their metrics.
+    var pipeline: GatewayPipeline?
 
-    var modelObject: JSONValue {
-        ["id": .string(server.settings.servedModelName), "object": "model", "created": .int(server.created),
-         "owned_by": "infer", "max_model_len": .int(server.contextLength)]
+    /// A model object; the local engine's group also reports its context length (vLLM's `max_model_len`).
+    func modelObject(_ id: String) -> JSONValue {
+        var pairs: [(String, JSONValue)] = [("id", .string(id)), ("object", "model"), ("created", .int(server.created)),
+                                            ("owned_by", "infer")]
+        if id == server.settings.servedModelName { pairs.append(("max_model_len", .int(server.contextLength))) }
+        return .object(pairs)
     }
 
+    private var listed: [String] { groups.isEmpty ? [server.settings.servedModelName] : groups }
+
     func models(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        server.json(["object": "list", "data": [modelObject]])
+        server.json(["object": "list", "data": .array(listed.map(modelObject))])
     }
 
     func model(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let id = context.parameters.get("id") ?? ""
-        try server.checkModel(id)
-        return server.json(modelObject)
+        guard listed.contains(id) else { throw OpenAIError.modelNotFound(id) }
+        return server.json(modelObject(id))
     }
 
     /// vLLM's shape: `{"model", "prompt" | "messages", "add_special_tokens"}` ->
@@ -71,7 +80,8 @@ struct UtilityRoutes: Sendable {
     }
 
     func metrics(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        let text = await server.metrics.render(engine: server.engine.stats())
+        var text = await server.metrics.render(engine: server.engine.stats())
+        if let pipeline { text += await GatewayMetricsText.render(pipeline) }
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }

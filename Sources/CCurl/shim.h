@@ -1,0 +1,26 @@
+#ifndef CCURL_SHIM_H
+#define CCURL_SHIM_H
+
+// libcurl for the gateway's provider HTTP client. curl_easy_setopt / curl_easy_getinfo /
+// curl_multi_setopt are variadic, which Swift cannot call, so each argument type gets a typed wrapper.
+#include <curl/curl.h>
+
+static inline CURLcode ccurl_setopt_long(CURL *h, CURLoption o, long v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode ccurl_setopt_off(CURL *h, CURLoption o, curl_off_t v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode ccurl_setopt_string(CURL *h, CURLoption o, const char *v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode ccurl_setopt_pointer(CURL *h, CURLoption o, void *v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode ccurl_setopt_slist(CURL *h, CURLoption o, struct curl_slist *v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode ccurl_setopt_write_function(CURL *h, CURLoption o, curl_write_callback f) {
+    return curl_easy_setopt(h, o, f);
+}
+static inline CURLcode ccurl_setopt_xferinfo_function(CURL *h, curl_xferinfo_callback f) {
+    return curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, f);
+}
+static inline CURLcode ccurl_getinfo_long(CURL *h, CURLINFO i, long *out) { return curl_easy_getinfo(h, i, out); }
+static inline CURLcode ccurl_getinfo_pointer(CURL *h, CURLINFO i, void **out) { return curl_easy_getinfo(h, i, out); }
+static inline CURLMcode ccurl_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+
+/// The result code of a finished transfer (CURLMsg.data is a union).
+static inline CURLcode ccurl_msg_result(CURLMsg *m) { return m->data.result; }
+
+#endif

@@ -1,0 +1,281 @@
+import Foundation
+import Yams
+
+extension GatewayConfig {
+    /// Parses a LiteLLM-compatible YAML config.
+    ///
+    /// - Parameters:
+    ///   - yaml: the file's text.
+    ///   - environment: where `os.environ/VAR` values and `REDIS_*` settings are read.
+    /// - Returns: the config and warnings (unknown keys, unsupported-but-harmless settings).
+    /// - Throws: `ConfigError` naming the key path of the first invalid value.
+    public static func parse(yaml: String, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(ConfigError) -> (GatewayConfig, warnings: [String]) {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigError("invalid YAML: \(error)")
+        }
+        var reader = ConfigReader(environment: environment)
+        var config = GatewayConfig()
+        guard let root else { return (config, reader.warnings) }
+        for (key, value) in try reader.mapping(root, "config") {
+            switch key {
+            case "model_list":
+                for (i, item) in try reader.sequence(value, key).enumerated() {
+                    config.modelList.append(try parseDeployment(item, "model_list[\(i)]", &reader))
+                }
+            case "router_settings":
+                try parseRouterSettings(value, key, into: &config.routerSettings, &reader)
+            case "litellm_settings":
+                try parseLiteLLMSettings(value, key, into: &config, &reader)
+            case "general_settings":
+                config.generalSettings = try parseGeneralSettings(value, key, &reader)
+            case "keys":
+                for (i, item) in try reader.sequence(value, key).enumerated() {
+                    config.keys.append(try parseKey(item, "keys[\(i)]", &reader))
+                }
+            case "environment_variables":
+                break   // LiteLLM sets these into its own environment; we read the real one only
+            default:
+                reader.unknownKey(key)
+            }
+        }
+        let r = config.routerSettings
+        config.routerSettings.redisHost = r.redisHost ?? environment["REDIS_HOST"]
+        config.routerSettings.redisPort = r.redisPort ?? environment["REDIS_PORT"].flatMap { Int($0) }
+        config.routerSettings.redisPassword = r.redisPassword ?? environment["REDIS_PASSWORD"]
+        config.routerSettings.redisURL = r.redisURL ?? environment["REDIS_URL"]
+        try validate(config, &reader)
+        return (config, reader.warnings)
+    }
+
+    private static func validate(_ config: GatewayConfig, _ reader: inout ConfigReader) throws(ConfigError) {
+        var ids: [String: Int] = [:]
+        for (i, deployment) in config.modelList.enumerated() {
+            if let id = deployment.modelInfo.id {
+                if let first = ids[id] {
+                    throw ConfigError("model_list[\(i)].model_info.id: \"\(id)\" is already used by model_list[\(first)]")
+                }
+                ids[id] = i
+            }
+        }
+        let groups = Set(config.modelGroups)
+        let r = config.routerSettings
+        for (name, map) in [("fallbacks", r.fallbacks), ("context_window_fallbacks", r.contextWindowFallbacks),
+                            ("content_policy_fallbacks", r.contentPolicyFallbacks)] {
+            for (group, targets) in map.sorted(by: { $0.key < $1.key }) {
+                for target in targets + (group == "*" ? [] : [group]) where !groups.contains(target) {
+                    reader.warnings.append("router_settings.\(name): model group \"\(target)\" is not in model_list")
+                }
+            }
+        }
+        for target in r.defaultFallbacks where !groups.contains(target) {
+            reader.warnings.append("router_settings.default_fallbacks: model group \"\(target)\" is not in model_list")
+        }
+    }
+
+    private static func parseDeployment(_ node: Node, _ path: String, _ reader: inout ConfigReader)
+        throws(ConfigError) -> ModelDeploymentConfig {
+        let pairs = try reader.mapping(node, path)
+        let fields = Dictionary(pairs, uniquingKeysWith: { a, _ in a })
+        let name = try reader.requiredString(fields["model_name"], "\(path).model_name")
+        guard let paramsNode = fields["litellm_params"] else { throw ConfigError("\(path).litellm_params: required") }
+        let params = try parseParams(paramsNode, "\(path).litellm_params", &reader)
+        var info = ModelInfo()
+        if let infoNode = fields["model_info"] {
+            let infoPath = "\(path).model_info"
+            for (key, value) in try reader.mapping(infoNode, infoPath) {
+                let p = "\(infoPath).\(key)"
+                switch key {
+                case "id": info.id = try reader.string(value, p)
+                case "input_cost_per_token": info.inputCostPerToken = try reader.double(value, p)
+                case "output_cost_per_token": info.outputCostPerToken = try reader.double(value, p)
+                case "cache_read_input_token_cost": info.cacheReadInputTokenCost = try reader.double(value, p)
+                case "max_input_tokens": info.maxInputTokens = try reader.int(value, p)
+                default: reader.unknownKey(p)
+                }
+            }
+        }
+        for (key, _) in pairs where !["model_name", "litellm_params", "model_info"].contains(key) {
+            reader.unknownKey("\(path).\(key)")
+        }
+        return ModelDeploymentConfig(modelName: name, params: params, modelInfo: info)
+    }
+
+    private static func parseParams(_ node: Node, _ path: String, _ reader: inout ConfigReader)
+        throws(ConfigError) -> DeploymentParams {
+        let pairs = try reader.mapping(node, path)
+        let model = try reader.requiredString(pairs.first { $0.0 == "model" }?.1, "\(path).model")
+        guard let slash = model.firstIndex(of: "/") else {
+            throw ConfigError("\(path).model: \"\(model)\" has no provider prefix (expected one of "
+                + ProviderKind.allCases.map { "\($0.rawValue)/" }.joined(separator: ", ") + ")")
+        }
+        let prefix = String(model[..<slash])
+        guard let provider = ProviderKind(rawValue: prefix) else {
+            throw ConfigError("\(path).model: unknown provider prefix \"\(prefix)/\" (supported: "
+                + ProviderKind.allCases.map { "\($0.rawValue)/" }.joined(separator: ", ") + ")")
+        }
+        let upstream = String(model[model.index(after: slash)...])
+        if upstream.isEmpty { throw ConfigError("\(path).model: missing the model id after \"\(prefix)/\"") }
+        var params = DeploymentParams(model: model, provider: provider, upstreamModel: upstream)
+        for (key, value) in pairs {
+            let p = "\(path).\(key)"
+            switch key {
+            case "model": break
+            case "api_base": params.apiBase = try reader.string(value, p)
+            case "api_key": params.apiKey = try reader.string(value, p)
+            case "rpm": params.rpm = try reader.int(value, p)
+            case "tpm": params.tpm = try reader.int(value, p)
+            case "weight": params.weight = try reader.double(value, p)
+            case "timeout": params.timeout = try reader.double(value, p)
+            case "stream_timeout": params.streamTimeout = try reader.double(value, p)
+            case "max_retries": params.maxRetries = try reader.int(value, p)
+            case "extra_headers", "headers":
+                for (name, header) in try reader.mapping(value, p) {
+                    params.extraHeaders[name] = try reader.string(header, "\(p).\(name)") ?? ""
+                }
+            default: reader.unknownKey(p)
+            }
+        }
+        if provider == .hostedVLLM, params.apiBase == nil {
+            throw ConfigError("\(path).api_base: required for hosted_vllm/ deployments")
+        }
+        return params
+    }
+
+    private static func parseRouterSettings(_ node: Node, _ path: String, into settings: inout RouterSettings,
+                                            _ reader: inout ConfigReader) throws(ConfigError) {
+        for (key, value) in try reader.mapping(node, path) {
+            let p = "\(path).\(key)"
+            switch key {
+            case "routing_strategy":
+                let name = try reader.string(value, p) ?? RoutingStrategy.simpleShuffle.rawValue
+                if let strategy = RoutingStrategy(rawValue: name) {
+                    settings.routingStrategy = strategy
+                } else if ["usage-based-routing", "usage-based-routing-v2", "cost-based-routing"].contains(name) {
+                    reader.warnings.append("\(p): \"\(name)\" is not supported; using simple-shuffle")
+                } else {
+                    throw ConfigError("\(p): unknown routing strategy \"\(name)\" (supported: "
+                        + RoutingStrategy.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+                }
+            case "num_retries": settings.numRetries = try reader.int(value, p) ?? settings.numRetries
+            case "timeout": settings.timeout = try reader.double(value, p)
+            case "stream_timeout": settings.streamTimeout = try reader.double(value, p)
+            case "allowed_fails": settings.allowedFails = try reader.int(value, p) ?? settings.allowedFails
+            case "cooldown_time": settings.cooldownTime = try reader.double(value, p) ?? settings.cooldownTime
+            case "retry_after": settings.retryAfter = try reader.double(value, p) ?? 0
+            case "max_fallbacks": settings.maxFallbacks = try reader.int(value, p) ?? settings.maxFallbacks
+            case "fallbacks": settings.fallbacks = try reader.fallbackMap(value, p)
+            case "context_window_fallbacks": settings.contextWindowFallbacks = try reader.fallbackMap(value, p)
+            case "content_policy_fallbacks": settings.contentPolicyFallbacks = try reader.fallbackMap(value, p)
+            case "default_fallbacks": settings.defaultFallbacks = try reader.stringList(value, p)
+            case "redis_host": settings.redisHost = try reader.string(value, p)
+            case "redis_port": settings.redisPort = try reader.int(value, p)
+            case "redis_password": settings.redisPassword = try reader.string(value, p)
+            case "redis_url": settings.redisURL = try reader.string(value, p)
+            default: reader.unknownKey(p)
+            }
+        }
+        if settings.numRetries < 0 { throw ConfigError("\(path).num_retries: must be >= 0") }
+        if settings.allowedFails < 0 { throw ConfigError("\(path).allowed_fails: must be >= 0") }
+        if settings.cooldownTime < 0 { throw ConfigError("\(path).cooldown_time: must be >= 0") }
+    }
+
+    private static func parseLiteLLMSettings(_ node: Node, _ path: String, into config: inout GatewayConfig,
+                                             _ reader: inout ConfigReader) throws(ConfigError) {
+        for (key, value) in try reader.mapping(node, path) {
+            let p = "\(path).\(key)"
+            switch key {
+            case "cache": config.litellmSettings.cache = try reader.bool(value, p) ?? false
+            case "cache_params": config.litellmSettings.cacheParams = try parseCacheParams(value, p, &reader)
+            // LiteLLM also accepts these router knobs here; when both sections set one, the later one wins.
+            case "num_retries": config.routerSettings.numRetries = try reader.int(value, p) ?? config.routerSettings.numRetries
+            case "request_timeout": config.routerSettings.timeout = try reader.double(value, p)
+            case "fallbacks": config.routerSettings.fallbacks = try reader.fallbackMap(value, p)
+            case "context_window_fallbacks":
+                config.routerSettings.contextWindowFallbacks = try reader.fallbackMap(value, p)
+            case "content_policy_fallbacks":
+                config.routerSettings.contentPolicyFallbacks = try reader.fallbackMap(value, p)
+            case "default_fallbacks": config.routerSettings.defaultFallbacks = try reader.stringList(value, p)
+            default: reader.unknownKey(p)
+            }
+        }
+    }
+
+    private static func parseCacheParams(_ node: Node, _ path: String, _ reader: inout ConfigReader)
+        throws(ConfigError) -> CacheParams {
+        var params = CacheParams()
+        for (key, value) in try reader.mapping(node, path) {
+            let p = "\(path).\(key)"
+            switch key {
+            case "type":
+                let type = try reader.string(value, p) ?? "local"
+                guard ["local", "redis", "redis-semantic"].contains(type) else {
+                    throw ConfigError("\(p): unsupported cache type \"\(type)\" (supported: local, redis, redis-semantic)")
+                }
+                params.type = type
+            case "namespace": params.namespace = try reader.string(value, p)
+            case "ttl": params.ttl = try reader.double(value, p)
+            case "similarity_threshold":
+                params.similarityThreshold = try reader.double(value, p)
+                if let t = params.similarityThreshold, !(0...1).contains(t) {
+                    throw ConfigError("\(p): must be between 0 and 1, got \(t)")
+                }
+            case "redis_semantic_cache_embedding_model": params.embeddingModel = try reader.string(value, p)
+            case "mode":
+                let mode = try reader.string(value, p)
+                if let mode, !["default_on", "default_off"].contains(mode) {
+                    throw ConfigError("\(p): expected default_on or default_off, got \"\(mode)\"")
+                }
+                params.mode = mode
+            case "host": params.host = try reader.string(value, p)
+            case "port": params.port = try reader.int(value, p)
+            case "password": params.password = try reader.string(value, p)
+            case "url", "redis_url": params.url = try reader.string(value, p)
+            case "max_entries": params.maxEntries = try reader.int(value, p)
+            case "supported_call_types": break   // we cache chat and text completions
+            default: reader.unknownKey(p)
+            }
+        }
+        return params
+    }
+
+    private static func parseGeneralSettings(_ node: Node, _ path: String, _ reader: inout ConfigReader)
+        throws(ConfigError) -> GeneralSettings {
+        var settings = GeneralSettings()
+        for (key, value) in try reader.mapping(node, path) {
+            let p = "\(path).\(key)"
+            switch key {
+            case "master_key": settings.masterKey = try reader.string(value, p)
+            case "max_request_size_mb": settings.maxRequestSizeMB = try reader.double(value, p)
+            case "max_response_size_mb": settings.maxResponseSizeMB = try reader.double(value, p)
+            case "max_parallel_requests": settings.maxParallelRequests = try reader.int(value, p)
+            case "global_max_parallel_requests": settings.globalMaxParallelRequests = try reader.int(value, p)
+            default: reader.unknownKey(p)
+            }
+        }
+        return settings
+    }
+
+    private static func parseKey(_ node: Node, _ path: String, _ reader: inout ConfigReader)
+        throws(ConfigError) -> VirtualKeyConfig {
+        let pairs = try reader.mapping(node, path)
+        let key = try reader.requiredString(pairs.first { $0.0 == "key" }?.1, "\(path).key")
+        var entry = VirtualKeyConfig(key: key)
+        for (name, value) in pairs {
+            let p = "\(path).\(name)"
+            switch name {
+            case "key": break
+            case "alias", "key_alias": entry.alias = try reader.string(value, p)
+            case "models": entry.models = try reader.stringList(value, p)
+            case "cache_namespace": entry.cacheNamespace = try reader.string(value, p)
+            case "rpm", "rpm_limit": entry.rpm = try reader.int(value, p)
+            case "tpm", "tpm_limit": entry.tpm = try reader.int(value, p)
+            default: reader.unknownKey(p)
+            }
+        }
+        return entry
+    }
+}

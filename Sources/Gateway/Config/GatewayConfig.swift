@@ -1,0 +1,205 @@
+/// The gateway's configuration, read from a LiteLLM-compatible YAML file (`model_list`,
+/// `router_settings`, `litellm_settings`, `general_settings`, plus our `keys:` list).
+///
+/// Parse with `GatewayConfig.parse(yaml:environment:)`: wrong types are errors naming the full key path,
+/// `os.environ/VAR` values are read from the given environment, unknown keys become warnings.
+public struct GatewayConfig: Sendable {
+    /// Deployments in file order; deployments sharing a `model_name` form a model group.
+    public var modelList: [ModelDeploymentConfig] = []
+    public var routerSettings = RouterSettings()
+    public var litellmSettings = LiteLLMSettings()
+    public var generalSettings = GeneralSettings()
+    /// Virtual API keys (`keys:`), for per-key limits and cache namespaces.
+    public var keys: [VirtualKeyConfig] = []
+
+    public init() {}
+
+    /// Model group names in first-appearance order.
+    public var modelGroups: [String] {
+        var seen = Set<String>()
+        return modelList.map(\.modelName).filter { seen.insert($0).inserted }
+    }
+}
+
+/// The provider named by the `model:` prefix.
+public enum ProviderKind: String, Sendable, CaseIterable {
+    /// This process's inference engine (adapted to `ChatProvider` by the server).
+    case local
+    case openai
+    case hostedVLLM = "hosted_vllm"
+    case anthropic
+}
+
+/// One `model_list` entry: a deployment of the model group `modelName`.
+public struct ModelDeploymentConfig: Sendable {
+    /// The client-facing model name (the group).
+    public var modelName: String
+    public var params: DeploymentParams
+    public var modelInfo: ModelInfo
+
+    public init(modelName: String, params: DeploymentParams, modelInfo: ModelInfo = ModelInfo()) {
+        self.modelName = modelName
+        self.params = params
+        self.modelInfo = modelInfo
+    }
+}
+
+/// `litellm_params` of a deployment.
+public struct DeploymentParams: Sendable {
+    /// The full `model` value, e.g. `openai/gpt-4o-mini`.
+    public var model: String
+    public var provider: ProviderKind
+    /// The model id after the provider prefix (for `local/`: the model path).
+    public var upstreamModel: String
+    public var apiBase: String?
+    public var apiKey: String?
+    public var rpm: Int?
+    public var tpm: Int?
+    public var weight: Double?
+    /// Total seconds per upstream call.
+    public var timeout: Double?
+    /// Seconds to the first streamed chunk.
+    public var streamTimeout: Double?
+    public var maxRetries: Int?
+    /// `extra_headers`, sent with every upstream request.
+    public var extraHeaders: [String: String] = [:]
+
+    public init(model: String, provider: ProviderKind, upstreamModel: String, apiBase: String? = nil,
+                apiKey: String? = nil) {
+        self.model = model
+        self.provider = provider
+        self.upstreamModel = upstreamModel
+        self.apiBase = apiBase
+        self.apiKey = apiKey
+    }
+}
+
+/// `model_info` of a deployment.
+public struct ModelInfo: Sendable, Equatable {
+    /// The deployment id (reported in `x-litellm-model-id`); generated when absent.
+    public var id: String?
+    public var inputCostPerToken: Double?
+    public var outputCostPerToken: Double?
+    public var cacheReadInputTokenCost: Double?
+    public var maxInputTokens: Int?
+
+    public init(id: String? = nil, inputCostPerToken: Double? = nil, outputCostPerToken: Double? = nil,
+                cacheReadInputTokenCost: Double? = nil, maxInputTokens: Int? = nil) {
+        self.id = id
+        self.inputCostPerToken = inputCostPerToken
+        self.outputCostPerToken = outputCostPerToken
+        self.cacheReadInputTokenCost = cacheReadInputTokenCost
+        self.maxInputTokens = maxInputTokens
+    }
+}
+
+/// How the router picks a deployment within a group.
+public enum RoutingStrategy: String, Sendable, CaseIterable {
+    case simpleShuffle = "simple-shuffle"
+    case leastBusy = "least-busy"
+    case latencyBased = "latency-based-routing"
+}
+
+/// `router_settings`. Defaults follow LiteLLM's Router.
+public struct RouterSettings: Sendable {
+    public var routingStrategy: RoutingStrategy = .simpleShuffle
+    /// Retries within a group before falling back (LiteLLM's default: openai.DEFAULT_MAX_RETRIES = 2).
+    public var numRetries = 2
+    /// Total seconds per upstream call.
+    public var timeout: Double? = 600
+    /// Seconds to the first streamed chunk.
+    public var streamTimeout: Double?
+    /// Failures per minute a deployment may have before it is cooled down.
+    public var allowedFails = 3
+    /// Seconds a deployment stays cooled down.
+    public var cooldownTime: Double = 5
+    /// Minimum seconds between retries.
+    public var retryAfter: Double = 0
+    /// Group -> fallback groups for generic errors (`"*"` applies to every group).
+    public var fallbacks: [String: [String]] = [:]
+    public var contextWindowFallbacks: [String: [String]] = [:]
+    public var contentPolicyFallbacks: [String: [String]] = [:]
+    /// Fallback groups for any group without its own entry.
+    public var defaultFallbacks: [String] = []
+    /// At most this many fallback hops per request.
+    public var maxFallbacks = 5
+    /// First retry backoff in seconds (doubles per retry; LiteLLM's INITIAL_RETRY_DELAY). Not in YAML.
+    public var retryBackoffBase = 0.5
+    /// Backoff cap in seconds (LiteLLM's MAX_RETRY_DELAY). Not in YAML.
+    public var retryBackoffMax = 8.0
+    public var redisHost: String?
+    public var redisPort: Int?
+    public var redisPassword: String?
+    /// `REDIS_URL` from the environment, when set.
+    public var redisURL: String?
+
+    public init() {}
+}
+
+/// `litellm_settings.cache_params`, kept plain; the server maps it onto the cache layer.
+public struct CacheParams: Sendable, Equatable {
+    /// `local`, `redis` or `redis-semantic`.
+    public var type: String = "local"
+    public var namespace: String?
+    /// Entry TTL in seconds; nil = none configured.
+    public var ttl: Double?
+    public var similarityThreshold: Double?
+    public var embeddingModel: String?
+    /// `default_on` or `default_off`.
+    public var mode: String?
+    public var host: String?
+    public var port: Int?
+    public var password: String?
+    public var url: String?
+    public var maxEntries: Int?
+
+    public init() {}
+}
+
+/// `litellm_settings`.
+public struct LiteLLMSettings: Sendable {
+    /// `cache: true` turns the response cache on.
+    public var cache = false
+    public var cacheParams = CacheParams()
+
+    public init() {}
+}
+
+/// `general_settings`.
+public struct GeneralSettings: Sendable {
+    public var masterKey: String?
+    public var maxRequestSizeMB: Double?
+    public var maxResponseSizeMB: Double?
+    public var maxParallelRequests: Int?
+    public var globalMaxParallelRequests: Int?
+
+    public init() {}
+}
+
+/// One entry of the top-level `keys:` list.
+public struct VirtualKeyConfig: Sendable, Equatable {
+    public var key: String
+    public var alias: String?
+    /// Model groups this key may use (empty = all).
+    public var models: [String] = []
+    public var cacheNamespace: String?
+    public var rpm: Int?
+    public var tpm: Int?
+
+    public init(key: String, alias: String? = nil, models: [String] = [], cacheNamespace: String? = nil,
+                rpm: Int? = nil, tpm: Int? = nil) {
+        self.key = key
+        self.alias = alias
+        self.models = models
+        self.cacheNamespace = cacheNamespace
+        self.rpm = rpm
+        self.tpm = tpm
+    }
+}
+
+/// A configuration error (the first one found), naming the key path.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

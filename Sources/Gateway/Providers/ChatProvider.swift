@@ -1,0 +1,45 @@
+/// Which OpenAI endpoint a request targets.
+public enum Endpoint: String, Sendable {
+    case chat
+    case completions
+}
+
+/// A request to one deployment, in OpenAI shape.
+public struct ProviderRequest: Sendable {
+    public var endpoint: Endpoint
+    /// The OpenAI-shaped request body; the router sets `"model"` to the deployment's upstream id.
+    public var body: JSONValue
+    public var stream: Bool
+    /// Total seconds for the upstream call (nil: the deployment's or router's default).
+    public var timeout: Double?
+    /// Seconds to the first streamed byte (nil: the deployment's or router's default).
+    public var streamTimeout: Double?
+
+    public init(endpoint: Endpoint, body: JSONValue, stream: Bool, timeout: Double? = nil,
+                streamTimeout: Double? = nil) {
+        self.endpoint = endpoint
+        self.body = body
+        self.stream = stream
+        self.timeout = timeout
+        self.streamTimeout = streamTimeout
+    }
+}
+
+/// What a provider returns.
+public enum ProviderResult: Sendable {
+    /// The OpenAI-shaped response JSON (non-streaming).
+    case response(JSONValue)
+    /// OpenAI chunk objects (no `[DONE]`); errors after the first chunk surface here.
+    case stream(AsyncThrowingStream<JSONValue, any Error>)
+}
+
+/// One upstream that serves OpenAI-shaped chat and completion requests.
+public protocol ChatProvider: Sendable {
+    /// The upstream base URL, reported in `x-litellm-model-api-base` (nil for in-process providers).
+    var apiBase: String? { get }
+
+    /// Non-streaming: the OpenAI-shaped response JSON. Streaming: OpenAI chunk JSON objects (no [DONE]).
+    /// Errors BEFORE the first chunk are thrown from this call (so the router can retry or fall back);
+    /// errors after it surface in the stream.
+    func send(_ request: ProviderRequest) async throws(ProviderError) -> ProviderResult
+}

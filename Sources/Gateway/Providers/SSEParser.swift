@@ -1,0 +1,115 @@
+/// One server-sent event.
+public struct SSEEvent: Sendable, Equatable {
+    /// The `event:` field (nil when absent: the default type "message").
+    public var event: String?
+    /// The `data:` lines joined with "\n".
+    public var data: String
+    /// The `id:` field, if any.
+    public var id: String?
+    /// The `retry:` field in milliseconds, if any.
+    public var retry: Int?
+
+    public init(event: String? = nil, data: String, id: String? = nil, retry: Int? = nil) {
+        self.event = event
+        self.data = data
+        self.id = id
+        self.retry = retry
+    }
+}
+
+/// An incremental parser for `text/event-stream` (WHATWG HTML, "Server-sent events", section 9.2.6):
+/// feed it bytes in any chunking and it returns the events completed so far.
+///
+/// Lines end in CRLF, LF or CR (a CR at the end of one chunk followed by LF at the start of the next is
+/// one line ending). Lines starting with ":" are comments. `data` lines accumulate; a blank line
+/// dispatches the event, unless no data was seen. A field without ":" has an empty value; one leading
+/// space after the colon is dropped. Lines are decoded as UTF-8 only once complete, so a multi-byte
+/// character split across chunks is safe.
+///
+/// NOTE: unlike the browser algorithm, `finish()` dispatches a final event that lacks its blank line:
+/// some upstreams end the stream right after the last `data:` line.
+public struct SSEParser: Sendable {
+    private var line: [UInt8] = []
+    private var lastWasCR = false
+    private var sawFirstLine = false
+    private var eventType: String?
+    private var dataLines: [String] = []
+    private var hasData = false
+    private var lastID: String?
+    private var retry: Int?
+
+    public init() {}
+
+    /// Consumes a chunk and returns the events it completed.
+    public mutating func feed<Bytes: Sequence>(_ bytes: Bytes) -> [SSEEvent] where Bytes.Element == UInt8 {
+        var events: [SSEEvent] = []
+        for byte in bytes {
+            if byte == 0x0A, lastWasCR {   // LF of a CRLF split or not: already ended the line at CR
+                lastWasCR = false
+                continue
+            }
+            lastWasCR = false
+            if byte == 0x0D || byte == 0x0A {
+                lastWasCR = byte == 0x0D
+                if let event = processLine() { events.append(event) }
+                line.removeAll(keepingCapacity: true)
+            } else {
+                line.append(byte)
+            }
+        }
+        return events
+    }
+
+    /// Ends the stream: processes a last unterminated line and dispatches any pending event.
+    public mutating func finish() -> [SSEEvent] {
+        var events: [SSEEvent] = []
+        if !line.isEmpty {
+            if let event = processLine() { events.append(event) }
+            line.removeAll()
+        }
+        if let event = dispatch() { events.append(event) }
+        return events
+    }
+
+    private mutating func processLine() -> SSEEvent? {
+        var bytes = line[...]
+        if !sawFirstLine {
+            sawFirstLine = true
+            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }   // UTF-8 BOM
+        }
+        if bytes.isEmpty { return dispatch() }
+        if bytes.first == UInt8(ascii: ":") { return nil }
+        let field: String
+        var value: String
+        if let colon = bytes.firstIndex(of: UInt8(ascii: ":")) {
+            field = String(decoding: bytes[..<colon], as: UTF8.self)
+            var rest = bytes[(colon + 1)...]
+            if rest.first == UInt8(ascii: " ") { rest = rest.dropFirst() }
+            value = String(decoding: rest, as: UTF8.self)
+        } else {
+            field = String(decoding: bytes, as: UTF8.self)
+            value = ""
+        }
+        switch field {
+        case "data":
+            dataLines.append(value)
+            hasData = true
+        case "event": eventType = value
+        case "id": if !value.contains("\0") { lastID = value }
+        case "retry": if let ms = Int(value), ms >= 0 { retry = ms }
+        default: value = ""
+        }
+        return nil
+    }
+
+    private mutating func dispatch() -> SSEEvent? {
+        defer {
+            dataLines.removeAll()
+            hasData = false
+            eventType = nil
+            retry = nil
+        }
+        guard hasData else { return nil }
+        return SSEEvent(event: eventType, data: dataLines.joined(separator: "\n"), id: lastID, retry: retry)
+    }
+}

@@ -1,0 +1,84 @@
+/// Counters of one deployment, as a snapshot.
+public struct DeploymentMetrics: Sendable, Equatable {
+    public var id: String
+    public var group: String
+    public var apiBase: String?
+    public var successes = 0
+    public var failures = 0
+    /// Times this deployment entered a cooldown.
+    public var cooldowns = 0
+    /// Times a failure here made the request fall back to another group.
+    public var fallbacks = 0
+    /// Calls currently running (streams count until they end).
+    public var inFlight = 0
+    /// Seconds of successful non-streaming calls, and of time to first chunk for streams.
+    public var latencySum = 0.0
+    public var latencyCount = 0
+    public var timeToFirstChunkSum = 0.0
+    public var timeToFirstChunkCount = 0
+}
+
+/// Per-router mutable state reached from many requests: in-flight counts, latency averages for
+/// `latency-based-routing`, the random generator for `simple-shuffle`, and metrics.
+actor RouterState {
+    private var metrics: [String: DeploymentMetrics] = [:]
+    private var averageLatency: [String: Double] = [:]
+    private var random: any RandomNumberGenerator & Sendable
+    private let order: [String]
+
+    /// Weight of the newest sample in the latency moving average.
+    static let latencySmoothing = 0.3
+
+    init(deployments: [Deployment], random: any RandomNumberGenerator & Sendable) {
+        self.random = random
+        order = deployments.map(\.id)
+        for d in deployments { metrics[d.id] = DeploymentMetrics(id: d.id, group: d.group, apiBase: d.apiBase) }
+    }
+
+    func pick(_ candidates: [Deployment], strategy: RoutingStrategy) -> Deployment {
+        if candidates.count == 1 { return candidates[0] }
+        switch strategy {
+        case .simpleShuffle:
+            let unit = Double.random(in: 0..<1, using: &random)
+            return candidates[DeploymentSelection.weightedIndex(DeploymentSelection.weights(candidates), unit: unit)]
+        case .leastBusy:
+            let busy = candidates.map { Double(metrics[$0.id]?.inFlight ?? 0) }
+            return candidates[tieBreak(DeploymentSelection.argmins(busy))]
+        case .latencyBased:
+            // Unmeasured deployments first (-1), so every deployment gets measured.
+            let latency = candidates.map { averageLatency[$0.id] ?? -1 }
+            return candidates[tieBreak(DeploymentSelection.argmins(latency))]
+        }
+    }
+
+    private func tieBreak(_ indices: [Int]) -> Int {
+        indices.count == 1 ? indices[0] : indices[Int.random(in: 0..<indices.count, using: &random)]
+    }
+
+    func begin(_ id: String) { metrics[id]?.inFlight += 1 }
+
+    func end(_ id: String) { metrics[id]?.inFlight -= 1 }
+
+    /// A successful call (`latency`: total for non-streaming, time to first chunk for streams).
+    func recordSuccess(_ id: String, latency: Double, streamed: Bool) {
+        metrics[id]?.successes += 1
+        if streamed {
+            metrics[id]?.timeToFirstChunkSum += latency
+            metrics[id]?.timeToFirstChunkCount += 1
+        } else {
+            metrics[id]?.latencySum += latency
+            metrics[id]?.latencyCount += 1
+        }
+        let previous = averageLatency[id] ?? latency
+        averageLatency[id] = previous + Self.latencySmoothing * (latency - previous)
+    }
+
+    func recordFailure(_ id: String, cooledDown: Bool) {
+        metrics[id]?.failures += 1
+        if cooledDown { metrics[id]?.cooldowns += 1 }
+    }
+
+    func recordFallback(from id: String) { metrics[id]?.fallbacks += 1 }
+
+    func snapshot() -> [DeploymentMetrics] { order.compactMap { metrics[$0] } }
+}

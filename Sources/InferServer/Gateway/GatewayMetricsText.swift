@@ -1,0 +1,90 @@
+import Gateway
+
+/// Prometheus text for the router and the response caches, under LiteLLM's metric names where the meaning
+/// matches (so existing dashboards work): per-deployment successes, failures, cooldowns, fallbacks and
+/// latency; cache hits and misses; the cost the caches saved at the groups' `model_info` prices.
+enum GatewayMetricsText {
+    static func render(_ pipeline: GatewayPipeline) async -> String {
+        var out = ""
+        func head(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+        func line(_ name: String, _ labels: String, _ value: Double) {
+            let v = value.rounded() == value && abs(value) < 1e15 ? String(Int(value)) : String(value)
+            out += labels.isEmpty ? "\(name) \(v)\n" : "\(name){\(labels)} \(v)\n"
+        }
+        func escaped(_ s: String) -> String {
+            s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        }
+        let deployments = await pipeline.router.metricsSnapshot()
+        let series: [(String, String, String, (DeploymentMetrics) -> Double)] = [
+            ("litellm_deployment_success_responses", "counter", "Successful calls per deployment.", { Double($0.successes) }),
+            ("litellm_deployment_failure_responses", "counter", "Failed calls per deployment.", { Double($0.failures) }),
+            ("litellm_deployment_cooled_down", "counter", "Times a deployment entered a cooldown.", { Double($0.cooldowns) }),
+            ("litellm_deployment_fallbacks", "counter", "Failures here that made a request fall back.", { Double($0.fallbacks) }),
+            ("litellm_deployment_in_flight", "gauge", "Calls running on a deployment.", { Double($0.inFlight) }),
+            ("litellm_deployment_latency_seconds_sum", "counter", "Seconds of successful calls.", { $0.latencySum }),
+            ("litellm_deployment_latency_seconds_count", "counter", "Successful calls timed.", { Double($0.latencyCount) }),
+        ]
+        for (name, type, help, value) in series {
+            head(name, type, help)
+            for d in deployments {
+                let labels = "model_id=\"\(escaped(d.id))\",model_group=\"\(escaped(d.group))\",api_base=\"\(escaped(d.apiBase ?? "local"))\""
+                line(name, labels, value(d))
+            }
+        }
+        if let cache = pipeline.cache {
+            let stats = await cache.stats()
+            func number(_ key: String) -> Double {
+                switch stats[key] {
+                case .int(let i)?: Double(i)
+                case .double(let d)?: d
+                default: 0
+                }
+            }
+            head("litellm_cache_hits_metric", "counter", "Exact response-cache hits.")
+            line("litellm_cache_hits_metric", "", number("hits"))
+            head("litellm_cache_semantic_hits_metric", "counter", "Semantic response-cache hits.")
+            line("litellm_cache_semantic_hits_metric", "", number("semantic_hits"))
+            head("litellm_cache_misses_metric", "counter", "Response-cache misses.")
+            line("litellm_cache_misses_metric", "", number("misses"))
+            head("infer_cache_bypasses_total", "counter", "Requests that skipped the cache (controls or a dead backend).")
+            line("infer_cache_bypasses_total", "", number("bypasses"))
+        }
+        let saved = await pipeline.savings.snapshot()
+        head("infer_cost_saved_usd_total", "counter",
+             "Price of the tokens the response caches served, at the requested group's model_info prices.")
+        for (group, usd) in saved.sorted(by: { $0.key < $1.key }) {
+            line("infer_cost_saved_usd_total", "model_group=\"\(escaped(group))\"", usd)
+        }
+        return out
+    }
+}
+
+/// Cost the caches saved, per model group: a hit's stored usage at the group's first priced deployment.
+actor CostSavings {
+    private var saved: [String: Double] = [:]
+    private let prices: [String: ModelInfo]
+
+    init(router: ProviderRouter) {
+        var prices: [String: ModelInfo] = [:]
+        for group in router.groupNames {
+            if let priced = router.groups[group]?.first(where: {
+                $0.modelInfo.inputCostPerToken != nil || $0.modelInfo.outputCostPerToken != nil
+            }) {
+                prices[group] = priced.modelInfo
+            }
+        }
+        self.prices = prices
+    }
+
+    /// Records a cache hit on `group` whose stored answer had `usage`.
+    func recordHit(group: String, usage: JSONValue?) {
+        guard let info = prices[group], let usage else { return }
+        func int(_ v: JSONValue?) -> Double { if case .int(let i)? = v { Double(i) } else { 0 } }
+        saved[group, default: 0] += int(usage["prompt_tokens"]) * (info.inputCostPerToken ?? 0)
+            + int(usage["completion_tokens"]) * (info.outputCostPerToken ?? 0)
+    }
+
+    func snapshot() -> [String: Double] { saved }
+}

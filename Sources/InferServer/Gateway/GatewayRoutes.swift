@@ -1,0 +1,139 @@
+import Foundation
+import Gateway
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// The gateway in front of every deployment (DESIGN "Request flow"): exact and semantic cache lookup,
+/// then the router (local engine or remote providers, with retries, fallbacks and cooldowns), then the
+/// cache store. The no-config quick path is the same pipeline with one local deployment and no cache.
+struct GatewayPipeline: Sendable {
+    let router: ProviderRouter
+    /// nil: no response cache configured.
+    let cache: CacheLayer?
+    /// The model group a request without `model` goes to (the quick path's served model); nil = required.
+    var defaultModel: String?
+    /// What the caches saved at `model_info` prices.
+    let savings: CostSavings
+
+    init(router: ProviderRouter, cache: CacheLayer?, defaultModel: String?) {
+        self.router = router
+        self.cache = cache
+        self.defaultModel = defaultModel
+        savings = CostSavings(router: router)
+    }
+}
+
+/// `POST /v1/chat/completions` and `POST /v1/completions` through the gateway.
+struct GatewayRoutes: Sendable {
+    let server: OpenAIServer
+    let gateway: GatewayPipeline
+
+    func chat(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        try await handle(request, context, endpoint: .chat, kind: .chat)
+    }
+
+    func completions(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        try await handle(request, context, endpoint: .completions, kind: .completion)
+    }
+
+    private func handle(_ request: Request, _ context: some RequestContext, endpoint: Endpoint,
+                        kind: CacheRequestKind) async throws -> Response {
+        let f = try await server.readFields(request)
+        guard let model = try f.string("model") ?? gateway.defaultModel else {
+            throw OpenAIError.badParameter("model", "'model' is required.")
+        }
+        guard gateway.router.groups[model] != nil else { throw OpenAIError.modelNotFound(model) }
+        let stream = try f.bool("stream") ?? false
+        var includeUsage = false
+        if let options = f.value("stream_options") {
+            guard case .object = options else { throw f.typeError("stream_options", "an object", options) }
+            includeUsage = try RequestFields(options).bool("include_usage") ?? false
+        }
+        let fallbacks = try f.value("fallbacks").map { raw -> [String] in
+            guard case .array(let items) = raw else { throw f.typeError("fallbacks", "an array of model names", raw) }
+            return try items.map { item in
+                guard case .string(let s) = item else { throw f.typeError("fallbacks", "an array of model names", raw) }
+                return s
+            }
+        }
+        let disableFallbacks = try f.bool("disable_fallbacks") ?? false
+        let logger = context.logger
+
+        // 1. Response caches.
+        var lookup: CacheLookup?
+        if let cache = gateway.cache {
+            do {
+                lookup = try await cache.lookup(kind: kind, body: f.object,
+                                                cacheControlHeader: request.headers[.cacheControl], tenant: nil)
+            } catch {
+                throw OpenAIError.badParameter(error.field, error.message)
+            }
+            if let l = lookup, let cached = l.response {
+                let headers = Self.fields(l.headers)
+                await gateway.savings.recordHit(group: model, usage: l.storedUsage)
+                if stream {
+                    let chunks = CacheReplay.streamChunks(from: cached, includeUsage: includeUsage)
+                    return SSEResponse.response(AsyncThrowingStream { c in
+                        for chunk in chunks { c.yield(chunk) }
+                        c.finish()
+                    }, headers: headers, logger: logger)
+                }
+                return server.json(cached, headers: headers)
+            }
+        }
+
+        // 2. Router.
+        let routed: RoutedResult
+        do {
+            routed = try await gateway.router.route(
+                modelGroup: model, request: ProviderRequest(endpoint: endpoint, body: f.object, stream: stream),
+                requestFallbacks: fallbacks, disableFallbacks: disableFallbacks)
+        } catch {
+            var e = OpenAIError(error.error)
+            e.headers[HTTPField.Name("x-litellm-attempted-retries")!] = String(error.attemptedRetries)
+            e.headers[HTTPField.Name("x-litellm-attempted-fallbacks")!] = String(error.attemptedFallbacks)
+            throw e
+        }
+        let headers = Self.fields((lookup?.headers ?? []) + routed.headers)
+
+        // 3. Store (streams once they complete normally).
+        switch routed.result {
+        case .response(let json):
+            if let cache = gateway.cache, let lookup { await cache.store(lookup, response: json) }
+            return server.json(json, headers: headers)
+        case .stream(let chunks):
+            let store: (@Sendable ([JSONValue]) async -> Void)?
+            if let cache = gateway.cache, let lookup {
+                store = { sent in
+                    if let assembled = CacheReplay.assemble(chunks: sent) { await cache.store(lookup, response: assembled) }
+                }
+            } else {
+                store = nil
+            }
+            return SSEResponse.response(chunks, headers: headers, logger: logger, onComplete: store)
+        }
+    }
+
+    static func fields(_ pairs: [(String, String)]) -> HTTPFields {
+        var fields = HTTPFields()
+        for (name, value) in pairs {
+            if let n = HTTPField.Name(name) { fields.append(HTTPField(name: n, value: value)) }
+        }
+        return fields
+    }
+}
+
+extension GatewayPipeline {
+    /// The no-config quick path (`infer serve --model PATH`): one group named after the served model with the
+    /// local engine as its only deployment, no retries (a local failure is final), no response cache.
+    static func quickPath(_ server: OpenAIServer, logger: Logger) -> GatewayPipeline {
+        let name = server.settings.servedModelName
+        var settings = RouterSettings()
+        settings.numRetries = 0
+        let local = Deployment(id: "local", group: name, provider: LocalProvider(server: server, logger: logger),
+                               upstreamModel: name)
+        return GatewayPipeline(router: ProviderRouter(deployments: [local], settings: settings, logger: logger),
+                               cache: nil, defaultModel: name)
+    }
+}

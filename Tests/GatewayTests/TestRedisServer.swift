@@ -1,0 +1,150 @@
+import Foundation
+import Gateway
+import Testing
+
+/// A real `redis-server` on a free port for one test: no persistence, killed by `stop()` (or when the
+/// helper is deallocated), restartable on the same port.
+final class TestRedisServer: @unchecked Sendable {
+    let port: Int
+    private var process: Process?
+    private let lock = NSLock()
+
+    static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server") }
+
+    init() async throws {
+        port = try Self.freePort()
+        try await start()
+    }
+
+    deinit { process?.terminate() }
+
+    var configuration: RedisConfiguration {
+        RedisConfiguration(host: "127.0.0.1", port: port, failureThreshold: 2, coolOff: 0.05, maxCoolOff: 0.2)
+    }
+
+    var url: String { "redis://127.0.0.1:\(port)/0" }
+
+    /// Starts the server and waits until it answers PING (at most 30 s).
+    func start() async throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+        p.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                       "--protected-mode", "no"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        lock.withLock { process = p }
+        // A fresh probe client per attempt: a client's reconnect backoff would otherwise stretch the waits
+        // (the parallel test run keeps this machine busy, so give it 30 s).
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let probe = RedisClient(configuration: RedisConfiguration(
+                host: "127.0.0.1", port: port, connectTimeout: 1, commandTimeout: 2, failureThreshold: 1_000_000))
+            let up = (try? await probe.ping()) == true
+            await probe.close()
+            if up { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        stop()   // never leave an orphan behind a failed start
+        throw RedisError(.connection, "redis-server on port \(port) did not start")
+    }
+
+    /// Stops the server (SIGKILL: an abrupt failure, as in production) and waits for it to exit.
+    func stop() {
+        let p = lock.withLock { () -> Process? in
+            defer { process = nil }
+            return process
+        }
+        guard let p else { return }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+    }
+
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server: a hung Redis that still accepts connections.
+    func freeze(_ frozen: Bool) {
+        if let p = lock.withLock({ process }) { kill(p.processIdentifier, frozen ? SIGSTOP : SIGCONT) }
+    }
+
+    /// A client for direct inspection (raw GET, TTL, ...).
+    func client() -> RedisClient { RedisClient(configuration: configuration) }
+
+    private static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw RedisError(.connection, "socket() failed") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw RedisError(.connection, "bind() failed") }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
+
+/// A controllable wall clock for TTL and s-maxage tests.
+final class ManualClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Double
+
+    init(_ start: Double = 1_700_000_000) { value = start }
+
+    var now: Double { lock.withLock { value } }
+    func advance(_ seconds: Double) { lock.withLock { value += seconds } }
+    var cacheClock: CacheClock { CacheClock { [self] in now } }
+}
+
+/// Deterministic embedder: a bag of lower-cased words hashed (FNV-1a) into `dimension` buckets, so texts
+/// sharing most words are close and unrelated texts are far apart.
+struct TestEmbedder: Embedder {
+    var dimension = 64
+
+    func embed(_ texts: [String]) async throws -> [[Float]] {
+        texts.map { text in
+            var v = [Float](repeating: 0, count: dimension)
+            let words = text.lowercased().split { !$0.isLetter && !$0.isNumber }
+            for word in words {
+                var h: UInt64 = 0xcbf2_9ce4_8422_2325
+                for b in word.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+                v[Int(h % UInt64(dimension))] += 1
+            }
+            return v
+        }
+    }
+}
+
+/// An embedder that never answers in time.
+struct SlowEmbedder: Embedder {
+    let dimension = 64
+    func embed(_ texts: [String]) async throws -> [[Float]] {
+        try await Task.sleep(for: .seconds(30))
+        return []
+    }
+}
+
+/// A chat request body.
+func chatBody(
+    _ question: String, model: String = "gemma", system: String? = "You are terse.", temperature: Double = 0.2,
+    extra: [(String, JSONValue)] = []
+) -> JSONValue {
+    var messages: [JSONValue] = []
+    if let system { messages.append(["role": "system", "content": .string(system)]) }
+    messages.append(["role": "user", "content": .string(question)])
+    return .object([("model", .string(model)), ("messages", .array(messages)), ("temperature", .double(temperature))] + extra)
+}
+
+/// A chat completion response with `content`.
+func chatResponse(_ content: String, model: String = "gemma") -> JSONValue {
+    [
+        "id": "chatcmpl-stored", "object": "chat.completion", "created": 1_700_000_000, "model": .string(model),
+        "choices": [["index": 0, "message": ["role": "assistant", "content": .string(content)],
+                     "logprobs": nil, "finish_reason": "stop"]],
+        "usage": ["prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17],
+    ]
+}
