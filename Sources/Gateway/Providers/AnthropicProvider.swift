@@ -33,26 +33,10 @@ public struct AnthropicProvider: ChatProvider {
     public func send(_ request: ProviderRequest) async throws(ProviderError) -> ProviderResult {
         let body = try AnthropicTranslation.messagesRequest(from: request.body, endpoint: request.endpoint,
                                                             stream: request.stream)
-        var headers: [(String, String)] = [
-            ("Content-Type", "application/json"),
-            ("Accept", request.stream ? "text/event-stream" : "application/json"),
-            ("anthropic-version", Self.apiVersion),
-        ]
+        var headers: [(String, String)] = [("anthropic-version", Self.apiVersion)]
         if let apiKey, !apiKey.isEmpty { headers.append(("x-api-key", apiKey)) }
-        headers += extraHeaders
-        let httpRequest = HTTPClientRequest(
-            url: messagesURL, headers: headers, body: Array(body.serialized().utf8), timeout: request.timeout,
-            firstByteTimeout: request.stream ? request.streamTimeout : nil)
-        let response: HTTPClientResponse
-        do {
-            response = try await client.execute(httpRequest)
-        } catch {
-            throw .transport(error, apiBase: apiBase)
-        }
-        if !(200..<300).contains(response.head.status) {
-            let bytes = (try? await response.collect(limit: 1 << 20)) ?? []
-            throw ProviderErrorMapping.map(status: response.head.status, body: bytes, head: response.head)
-        }
+        let response = try await client.postJSON(url: messagesURL, headers: headers + extraHeaders, body: body,
+                                                 for: request, apiBase: apiBase)
         let created = Int(Date().timeIntervalSince1970)
         if request.stream {
             let translator = AnthropicStreamTranslator(endpoint: request.endpoint, created: created)

@@ -26,26 +26,10 @@ public struct OpenAICompatibleProvider: ChatProvider {
         while base.hasSuffix("/") { base.removeLast() }
         let url = base + (request.endpoint == .chat ? "/chat/completions" : "/completions")
         let body = request.body.settingField("stream", .bool(request.stream))
-        var headers: [(String, String)] = [
-            ("Content-Type", "application/json"),
-            ("Accept", request.stream ? "text/event-stream" : "application/json"),
-        ]
+        var headers: [(String, String)] = []
         if let apiKey, !apiKey.isEmpty { headers.append(("Authorization", "Bearer \(apiKey)")) }
-        headers += extraHeaders
-        let httpRequest = HTTPClientRequest(
-            url: url, headers: headers, body: Array(body.serialized().utf8), timeout: request.timeout,
-            firstByteTimeout: request.stream ? request.streamTimeout : nil)
-
-        let response: HTTPClientResponse
-        do {
-            response = try await client.execute(httpRequest)
-        } catch {
-            throw .transport(error, apiBase: apiBase)
-        }
-        if !(200..<300).contains(response.head.status) {
-            let bytes = (try? await response.collect(limit: 1 << 20)) ?? []
-            throw ProviderErrorMapping.map(status: response.head.status, body: bytes, head: response.head)
-        }
+        let response = try await client.postJSON(url: url, headers: headers + extraHeaders, body: body,
+                                                 for: request, apiBase: apiBase)
         if request.stream {
             return .stream(try await SSEStreamPump.start(response, translator: OpenAISSETranslator(),
                                                          apiBase: apiBase))

@@ -95,3 +95,28 @@ enum ProviderErrorMapping {
         }
     }
 }
+
+extension HTTPClient {
+    /// POSTs `body` as JSON for a provider request (streaming: SSE accepted, first-byte deadline); transport
+    /// failures and non-2xx answers come back as classified `ProviderError`s.
+    func postJSON(url: String, headers: [(String, String)], body: JSONValue, for request: ProviderRequest,
+                  apiBase: String?) async throws(ProviderError) -> HTTPClientResponse {
+        let httpRequest = HTTPClientRequest(
+            url: url,
+            headers: [("Content-Type", "application/json"),
+                      ("Accept", request.stream ? "text/event-stream" : "application/json")] + headers,
+            body: Array(body.serialized().utf8), timeout: request.timeout,
+            firstByteTimeout: request.stream ? request.streamTimeout : nil)
+        let response: HTTPClientResponse
+        do {
+            response = try await execute(httpRequest)
+        } catch {
+            throw .transport(error, apiBase: apiBase)
+        }
+        if !(200..<300).contains(response.head.status) {
+            let bytes = (try? await response.collect(limit: 1 << 20)) ?? []
+            throw ProviderErrorMapping.map(status: response.head.status, body: bytes, head: response.head)
+        }
+        return response
+    }
+}
