@@ -219,7 +219,8 @@ router_settings:
     try:
         text = license_text()
         prompt = (text * (1 + 160_000 // len(text)))[:160_000]   # about 38k Gemma tokens: over the 32k context
-        r = post(gw, {"model": "gemma", "max_tokens": 4, "messages": [{"role": "user", "content": prompt}]})
+        r = post(gw, {"model": "gemma", "max_tokens": 4, "cache": {"no-store": True},
+                      "messages": [{"role": "user", "content": prompt}]})
         assert r.status_code == 200, r.text[:500]
         assert r.headers["x-litellm-model-group"] == "long-context"
         assert r.headers["x-litellm-attempted-fallbacks"] == "1"
@@ -227,6 +228,7 @@ router_settings:
         assert r.json()["model"] == "gemma"
         assert r.json()["choices"][0]["message"]["content"] == "long context answer"
         assert stub.requests and stub.requests[-1]["model"] == "long-128k"
+        assert "cache" not in stub.requests[-1]   # gateway-only fields are not sent upstream
         # Without the fallback the client gets the local context error.
         r = post(gw, {"model": "gemma", "max_tokens": 4, "disable_fallbacks": True,
                       "messages": [{"role": "user", "content": prompt}]})

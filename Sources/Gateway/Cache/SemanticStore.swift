@@ -50,7 +50,9 @@ actor SemanticStore {
         entries[id] = entry
         idOfKey[entry.key] = id
         insertionOrder.append(id)
-        var index = scopes[entry.scope] ?? FlatVectorIndex(dimension: dimension)
+        // NOTE: taken out of the dictionary (not copied) so that `add` mutates a uniquely referenced
+        // buffer; copying it made every insert O(n) (loading 100k entries at start took over 10 minutes).
+        var index = scopes.removeValue(forKey: entry.scope) ?? FlatVectorIndex(dimension: dimension)
         index.add(id: id, vector: vector)
         if index is FlatVectorIndex, index.count > hnswThreshold {
             var hnsw = HNSWIndex(dimension: dimension)

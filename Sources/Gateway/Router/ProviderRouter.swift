@@ -110,7 +110,10 @@ public final class ProviderRouter: Sendable {
                                                                groupSize: members.count)
                     await state.recordFailure(deployment.id, cooledDown: cooled)
                     let others = await healthy(members.filter { $0.id != deployment.id }).available.count
-                    logger.info("deployment failed", metadata: [
+                    // The request's own fault (bad parameters, too long a prompt) is not news about the
+                    // deployment: debug level; upstream failures: info.
+                    let clientFault = error.kind == .badRequest || error.kind == .contextWindowExceeded
+                    logger.log(level: clientFault ? .debug : .info, "deployment failed", metadata: [
                         "model_group": "\(group)", "deployment": "\(deployment.id)", "status": "\(error.status)",
                         "kind": "\(error.kind.rawValue)", "cooldown": "\(cooled)", "error": "\(error.message)",
                     ])

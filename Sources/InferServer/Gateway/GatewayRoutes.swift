@@ -87,7 +87,8 @@ struct GatewayRoutes: Sendable {
         let routed: RoutedResult
         do {
             routed = try await gateway.router.route(
-                modelGroup: model, request: ProviderRequest(endpoint: endpoint, body: f.object, stream: stream),
+                modelGroup: model, request: ProviderRequest(endpoint: endpoint, body: Self.upstreamBody(f.object),
+                                                            stream: stream),
                 requestFallbacks: fallbacks, disableFallbacks: disableFallbacks)
         } catch {
             var e = OpenAIError(error.error)
@@ -113,6 +114,14 @@ struct GatewayRoutes: Sendable {
             }
             return SSEResponse.response(chunks, headers: headers, logger: logger, onComplete: store)
         }
+    }
+
+    /// Gateway-only request fields, never sent upstream (OpenAI rejects unknown parameters).
+    static let gatewayFields: Set<String> = ["cache", "fallbacks", "disable_fallbacks"]
+
+    static func upstreamBody(_ body: JSONValue) -> JSONValue {
+        guard case .object(let pairs) = body else { return body }
+        return .object(pairs.filter { !gatewayFields.contains($0.0) })
     }
 
     static func fields(_ pairs: [(String, String)]) -> HTTPFields {
