@@ -27,6 +27,27 @@ struct CacheReplayTests {
         #expect(CacheReplay.streamChunks(from: stored, includeUsage: false).count == 2)
     }
 
+    @Test func streamWithoutUsageAndTwoChoicesReplaysWithUsage() throws {
+        // Two interleaved choices (n = 2), no include_usage: assembled in index order, replayed with a usage.
+        func chunk(_ index: Int, _ delta: JSONValue, _ finish: JSONValue = .null) -> JSONValue {
+            ["id": "chatcmpl-x", "object": "chat.completion.chunk", "created": 1, "model": "m",
+             "choices": .array([["index": .int(index), "delta": delta, "finish_reason": finish]])]
+        }
+        let chunks: [JSONValue] = [
+            chunk(0, ["role": "assistant", "content": ""]), chunk(1, ["role": "assistant", "content": ""]),
+            chunk(1, ["content": "B1"]), chunk(0, ["content": "A1"]), chunk(0, ["content": " A2"], "length"),
+            chunk(1, ["content": " B2"], "stop"),
+        ]
+        let assembled = try #require(CacheReplay.assemble(chunks: chunks))
+        guard case .array(let choices)? = assembled["choices"] else { Issue.record("no choices"); return }
+        #expect(choices.map { $0["index"] } == [0, 1])
+        #expect(choices.map { $0["message"]?["content"] } == ["A1 A2", "B1 B2"])
+        #expect(choices.map { $0["finish_reason"] } == ["length", "stop"])
+        #expect(assembled["usage"] == nil)
+        let replay = CacheReplay.rewrite(assembled, model: "m", usage: .zero, now: 2)
+        #expect(replay["usage"]?["total_tokens"] == 0 && replay["usage"]?["completion_tokens"] == 0)
+    }
+
     @Test func assembleToolCallsAndTextCompletions() throws {
         let chunks: [JSONValue] = [
             ["id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",

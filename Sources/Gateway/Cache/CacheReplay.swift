@@ -22,6 +22,9 @@ public enum CacheReplay {
         if let model { out = out.cacheUpdating("model", .string(model)) }
         if let stored = response["usage"], case .object = stored {
             out = out.cacheUpdating("usage", replayUsage(stored, policy: usage))
+        } else if response["choices"] != nil {
+            // Stored from a stream that carried no usage chunk: OpenAI responses always have `usage`.
+            out = out.cacheUpdating("usage", replayUsage(["prompt_tokens": 0, "completion_tokens": 0], policy: .zero))
         }
         return out
     }
