@@ -145,7 +145,8 @@ struct ServeCommand: AsyncParsableCommand {
         let settings = ServerSettings(
             host: host, port: port,
             servedModelName: servedModelName ?? localEntry?.modelName ?? ServerSettings.defaultModelName(path: path),
-            apiKey: apiKey ?? gatewayConfig?.generalSettings.masterKey, maxBodyBytes: maxBodyBytes,
+            apiKey: apiKey ?? gatewayConfig?.generalSettings.masterKey,
+            virtualKeys: gatewayConfig?.keys ?? [], maxBodyBytes: maxBodyBytes,
             shutdownTimeout: shutdownTimeout)
         let server = OpenAIServer(engine: engine, settings: settings)
         var config = gatewayConfig ?? GatewayConfig()

@@ -38,8 +38,10 @@ public enum CacheKey {
     }
 
     /// The full cache key of a request.
-    public static func make(kind: CacheRequestKind, body: JSONValue, namespace: String?) -> String {
-        let digest = sha256Hex(canonicalJSON(keyPayload(kind: kind, body: body)))
+    /// With a `tenant` (isolated API keys) the digest also covers it, so tenants never share an entry; keys
+    /// keep the `<namespace>:<64 hex>` shape (namespace flushes still find them).
+    public static func make(kind: CacheRequestKind, body: JSONValue, namespace: String?, tenant: String? = nil) -> String {
+        let digest = sha256Hex(canonicalJSON(keyPayload(kind: kind, body: body)) + (tenant.map { "\ntenant:" + $0 } ?? ""))
         return prefixed(digest, namespace: namespace)
     }
 

@@ -70,7 +70,7 @@ public final class CacheLayer: Sendable {
         }
         let controls = try CacheControls.parse(body: body, header: cacheControlHeader)
         let namespace = controls.namespace ?? settings.namespace
-        let key = CacheKey.make(kind: kind, body: body, namespace: namespace)
+        let key = CacheKey.make(kind: kind, body: body, namespace: namespace, tenant: tenant)
         var result = CacheLookup(
             outcome: .miss, key: key, similarity: nil, headers: [], kind: kind,
             storeAllowed: !controls.noStore, ttl: controls.ttl ?? settings.ttl)

@@ -15,8 +15,13 @@ public struct ProviderRequest: Sendable {
     /// Seconds to the first streamed byte (nil: the deployment's or router's default).
     public var streamTimeout: Double?
 
+    /// The caller's tenant id when tenants are isolated (the local engine salts its prefix cache with it;
+    /// remote providers ignore it).
+    public var tenant: String?
+
     public init(endpoint: Endpoint, body: JSONValue, stream: Bool, timeout: Double? = nil,
-                streamTimeout: Double? = nil) {
+                streamTimeout: Double? = nil, tenant: String? = nil) {
+        self.tenant = tenant
         self.endpoint = endpoint
         self.body = body
         self.stream = stream

@@ -27,6 +27,10 @@ struct EmbeddingsRoute: Sendable {
             throw OpenAIError.badParameter("model", "'model' is required.")
         }
         guard let embedder = embedders[name] else { throw OpenAIError.modelNotFound(name) }
+        let caller = server.caller(request)
+        guard caller.mayUse(model: name) else {
+            throw OpenAIError.forbidden("This API key may not use the model `\(name)`.")
+        }
         let inputs = try Self.inputs(f)
         let format = try f.string("encoding_format") ?? "float"
         guard format == "float" || format == "base64" else {
@@ -51,7 +55,8 @@ struct EmbeddingsRoute: Sendable {
                 }
                 do {
                     let l = try await cache.lookup(kind: .embedding, body: item,
-                                                   cacheControlHeader: request.headers[.cacheControl], tenant: nil)
+                                                   cacheControlHeader: request.headers[.cacheControl],
+                                                   tenant: caller.tenant)
                     lookups[i] = l
                     if case .array(let data)? = l.response?["data"], let first = data.first,
                        case .array(let values)? = first["embedding"] {
@@ -123,6 +128,13 @@ struct CacheAdminRoutes: Sendable {
     let server: OpenAIServer
     let cache: CacheLayer?
 
+    /// Admin routes need the master key when keys are configured (a virtual key gets a 403).
+    private func requireAdmin(_ request: Request) throws {
+        if case .key = server.caller(request) {
+            throw OpenAIError.forbidden("The cache admin routes need the master key.")
+        }
+    }
+
     private var layer: CacheLayer {
         get throws {
             guard let cache else {
@@ -134,11 +146,13 @@ struct CacheAdminRoutes: Sendable {
     }
 
     func ping(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        try requireAdmin(request)
         let body = try await layer.ping()
         return server.json(body, status: body["status"] == "healthy" ? .ok : .serviceUnavailable)
     }
 
     func delete(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        try requireAdmin(request)
         let f = try await server.readFields(request)
         guard case .array(let items)? = f.value("keys") else {
             throw OpenAIError.badParameter("keys", "'keys' must be an array of cache keys.")
@@ -156,6 +170,7 @@ struct CacheAdminRoutes: Sendable {
     }
 
     func flushAll(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        try requireAdmin(request)
         do {
             let removed = try await layer.flushNamespace()
             return server.json(["status": "success", "deleted": .int(removed)])
@@ -165,7 +180,8 @@ struct CacheAdminRoutes: Sendable {
     }
 
     func stats(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        server.json(try await layer.stats())
+        try requireAdmin(request)
+        return server.json(try await layer.stats())
     }
 
     static func unavailable(_ error: CacheError) -> OpenAIError {

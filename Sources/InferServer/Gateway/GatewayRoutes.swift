@@ -44,6 +44,11 @@ struct GatewayRoutes: Sendable {
             throw OpenAIError.badParameter("model", "'model' is required.")
         }
         guard gateway.router.groups[model] != nil else { throw OpenAIError.modelNotFound(model) }
+        let caller = server.caller(request)
+        guard caller.mayUse(model: model) else {
+            throw OpenAIError.forbidden("This API key may not use the model `\(model)`.")
+        }
+        let tenant = caller.tenant
         let stream = try f.bool("stream") ?? false
         var includeUsage = false
         if let options = f.value("stream_options") {
@@ -65,7 +70,7 @@ struct GatewayRoutes: Sendable {
         if let cache = gateway.cache {
             do {
                 lookup = try await cache.lookup(kind: kind, body: f.object,
-                                                cacheControlHeader: request.headers[.cacheControl], tenant: nil)
+                                                cacheControlHeader: request.headers[.cacheControl], tenant: tenant)
             } catch {
                 throw OpenAIError.badParameter(error.field, error.message)
             }
@@ -88,7 +93,7 @@ struct GatewayRoutes: Sendable {
         do {
             routed = try await gateway.router.route(
                 modelGroup: model, request: ProviderRequest(endpoint: endpoint, body: Self.upstreamBody(f.object),
-                                                            stream: stream),
+                                                            stream: stream, tenant: tenant),
                 requestFallbacks: fallbacks, disableFallbacks: disableFallbacks)
         } catch {
             var e = OpenAIError(error.error)

@@ -26,8 +26,10 @@ struct LocalProvider: ChatProvider {
             let fields = try RequestFields(body)
             let reply: LocalReply
             switch request.endpoint {
-            case .chat: reply = try await ChatCompletionsRoute(server: server).run(fields, logger: logger)
-            case .completions: reply = try await CompletionsRoute(server: server).run(fields, logger: logger)
+            case .chat:
+                reply = try await ChatCompletionsRoute(server: server).run(fields, tenant: request.tenant, logger: logger)
+            case .completions:
+                reply = try await CompletionsRoute(server: server).run(fields, tenant: request.tenant, logger: logger)
             }
             switch reply {
             case .json(let json): return .response(json)

@@ -17,7 +17,7 @@ func buildApplication(_ server: OpenAIServer, gateway build: GatewayBuild? = nil
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: MetricsMiddleware(metrics: server.metrics))
     router.add(middleware: ErrorEnvelopeMiddleware(maxBodyBytes: server.settings.maxBodyBytes))
-    router.add(middleware: APIKeyMiddleware(apiKey: server.settings.apiKey))
+    router.add(middleware: APIKeyMiddleware(keys: server.keys))
 
     let pipeline = build?.pipeline ?? .quickPath(server, logger: logger)
     let routes = GatewayRoutes(server: server, gateway: pipeline)

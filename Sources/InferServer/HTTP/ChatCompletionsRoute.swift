@@ -9,9 +9,9 @@ struct ChatCompletionsRoute: Sendable {
     let server: OpenAIServer
 
     /// Runs the request on the local engine. Errors before the first token are thrown (`OpenAIError`).
-    func run(_ f: RequestFields, logger: Logger) async throws -> LocalReply {
+    func run(_ f: RequestFields, tenant: String? = nil, logger: Logger) async throws -> LocalReply {
         let started = Date()
-        let params = try GenerationParameters(f, vocabularySize: server.model.config.vocabularySize)
+        let params = try GenerationParameters(f, vocabularySize: server.model.config.vocabularySize, tenant: tenant)
         try server.checkModel(params.model)
         let messages = try Self.messages(f)
         let logprobs = try f.bool("logprobs") ?? false

@@ -15,9 +15,9 @@ struct CompletionsRoute: Sendable {
     }
 
     /// Runs the request on the local engine. Errors before the first token are thrown (`OpenAIError`).
-    func run(_ f: RequestFields, logger: Logger) async throws -> LocalReply {
+    func run(_ f: RequestFields, tenant: String? = nil, logger: Logger) async throws -> LocalReply {
         let started = Date()
-        let params = try GenerationParameters(f, vocabularySize: server.model.config.vocabularySize)
+        let params = try GenerationParameters(f, vocabularySize: server.model.config.vocabularySize, tenant: tenant)
         try server.checkModel(params.model)
         let prompts = try self.prompts(f)
         let logprobs = try f.int("logprobs", in: 0...20)

@@ -14,12 +14,15 @@ struct GenerationParameters: Sendable {
     var includeUsage: Bool
     var ignoreEOS: Bool
     var cacheSalt: String?
+    /// Prefix-cache tenant salt derived by the server from the API key (not a request field).
+    var tenant: String?
     var user: String?
 
     /// Most choices one request may ask for.
     static let maxChoices = 16
 
-    init(_ f: RequestFields, vocabularySize: Int) throws {
+    init(_ f: RequestFields, vocabularySize: Int, tenant: String? = nil) throws {
+        self.tenant = tenant
         model = try f.string("model")
         let maxCompletion = try f.int("max_completion_tokens", in: 0...Int(Int32.max))
         let maxTokens = try f.int("max_tokens", in: 0...Int(Int32.max))
@@ -67,7 +70,7 @@ struct GenerationParameters: Sendable {
         if let seed = sampling.seed { sampling.seed = seed &+ UInt64(index) }
         let budget = max(contextLength - prompt.count, 1)
         return GenerationRequest(promptTokens: prompt, maxTokens: min(maxTokens ?? budget, budget),
-                                 sampling: sampling, stopAtEndOfGeneration: !ignoreEOS, cacheSalt: cacheSalt,
+                                 sampling: sampling, stopAtEndOfGeneration: !ignoreEOS, tenant: tenant, cacheSalt: cacheSalt,
                                  logprobs: logprobs, topLogprobs: topLogprobs)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Gateway
 import Hummingbird
 import Logging
 
@@ -37,15 +38,15 @@ struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Requires `Authorization: Bearer <key>` on the API routes when a key is configured (health and metrics
-/// stay open for probes and scrapers).
+/// Requires `Authorization: Bearer <key>` (the master key or a virtual key) on every route but health and
+/// metrics (open for probes and scrapers) when any key is configured. Keys are compared in constant time
+/// (digests, every key compared) and never logged.
 struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
-    let apiKey: String?
+    let keys: APIKeyStore
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let apiKey, !Self.isOpen(request.uri.path) else { return try await next(request, context) }
-        let header = request.headers[.authorization] ?? ""
-        guard header.hasPrefix("Bearer "), Self.constantTimeEqual(String(header.dropFirst(7)), apiKey) else {
+        guard keys.isEnabled, !Self.isOpen(request.uri.path) else { return try await next(request, context) }
+        guard keys.authenticate(authorization: request.headers[.authorization]) != nil else {
             throw OpenAIError.unauthorized
         }
         return try await next(request, context)
@@ -53,13 +54,6 @@ struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
 
     static func isOpen(_ path: String) -> Bool {
         path == "/health" || path.hasPrefix("/health/") || path == "/metrics"
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        var diff = x.count ^ y.count
-        for i in 0..<min(x.count, y.count) { diff |= Int(x[i] ^ y[i]) }
-        return diff == 0
     }
 }
 

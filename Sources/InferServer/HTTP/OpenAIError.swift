@@ -78,6 +78,11 @@ extension OpenAIError {
         status: .unauthorized, message: "Incorrect API key provided. Pass it as `Authorization: Bearer <key>`.",
         type: "invalid_request_error", code: "invalid_api_key", headers: [.wwwAuthenticate: "Bearer"])
 
+    /// 403 for a key that may not use a model or route.
+    static func forbidden(_ message: String) -> OpenAIError {
+        OpenAIError(status: .forbidden, message: message, type: "permission_error", code: "forbidden")
+    }
+
     /// 413 for a request body over the limit.
     static func bodyTooLarge(limit: Int) -> OpenAIError {
         OpenAIError(status: .contentTooLarge, message: "The request body is larger than the limit of \(limit) bytes.",

@@ -10,8 +10,11 @@ struct ServerSettings: Sendable {
     var port = 8080
     /// The model id clients use (`model` field, `/v1/models`).
     var servedModelName: String
-    /// When set, every `/v1/*`, `/tokenize` and `/detokenize` request needs `Authorization: Bearer <key>`.
+    /// The master key: when set, every route but health and metrics needs `Authorization: Bearer <key>`.
     var apiKey: String?
+    /// Virtual keys (the config's `keys:`); each is also accepted, limited to its models, and isolated: its
+    /// prefix-cache salt and response-cache entries are derived from the key.
+    var virtualKeys: [VirtualKeyConfig] = []
     /// Largest accepted request body (bigger: 413).
     var maxBodyBytes = 16 << 20
     /// Seconds in-flight requests get to finish on SIGINT / SIGTERM before they are cancelled.
@@ -33,6 +36,8 @@ struct OpenAIServer: Sendable {
     let metrics: ServerMetrics
     /// Unix time the server started (`created` of the model object).
     let created: Int
+    /// The master and virtual keys (empty: open server).
+    let keys: APIKeyStore
 
     init(engine: InferenceEngine, settings: ServerSettings) {
         self.engine = engine
@@ -40,6 +45,12 @@ struct OpenAIServer: Sendable {
         template = ChatTemplate.forModel(engine.model)
         metrics = ServerMetrics()
         created = Int(Date().timeIntervalSince1970)
+        keys = APIKeyStore(masterKey: settings.apiKey, keys: settings.virtualKeys)
+    }
+
+    /// The authenticated caller (the auth middleware already turned missing or wrong keys into 401s).
+    func caller(_ request: Request) -> Caller {
+        keys.authenticate(authorization: request.headers[.authorization]) ?? .anonymous
     }
 
     var model: LanguageModel { engine.model }

@@ -1,0 +1,70 @@
+import Crypto
+import Foundation
+
+/// Who a request is, from its `Authorization: Bearer <key>` header (SPEC-gateway / issue 8: the master key
+/// and the virtual keys of the config's `keys:` list).
+public enum Caller: Sendable, Equatable {
+    /// No key is configured: everything is open.
+    case anonymous
+    /// The master key (`general_settings.master_key`): every route and model.
+    case master
+    /// A virtual key from `keys:`.
+    case key(VirtualKeyConfig)
+
+    /// The tenant id used to isolate caches: a digest of the key (never the key itself), nil when
+    /// anonymous or master (the master key shares the untenanted cache).
+    public var tenant: String? {
+        guard case .key(let k) = self else { return nil }
+        return "key:" + APIKeyStore.fingerprint(k.key)
+    }
+
+    /// Whether the caller may use model group `model` (a key with an empty `models` list may use all).
+    public func mayUse(model: String) -> Bool {
+        guard case .key(let k) = self, !k.models.isEmpty else { return true }
+        return k.models.contains(model)
+    }
+}
+
+/// The configured keys, checked in constant time against a digest of the presented key.
+///
+/// NOTE: every configured key's digest is compared (no early exit), so the time taken does not reveal
+/// which key, or how much of one, matched. Keys are never logged: `fingerprint` is a short SHA-256 prefix.
+public struct APIKeyStore: Sendable {
+    private let master: [UInt8]?
+    private let keys: [(digest: [UInt8], config: VirtualKeyConfig)]
+
+    public init(masterKey: String?, keys: [VirtualKeyConfig]) {
+        master = masterKey.map(Self.digest)
+        self.keys = keys.map { (Self.digest($0.key), $0) }
+    }
+
+    /// Whether any key is configured (otherwise every request is `.anonymous`).
+    public var isEnabled: Bool { master != nil || !keys.isEmpty }
+
+    /// The caller for an `Authorization` header value; nil = missing or wrong key (a 401).
+    public func authenticate(authorization: String?) -> Caller? {
+        guard isEnabled else { return .anonymous }
+        guard let header = authorization, header.hasPrefix("Bearer ") else { return nil }
+        let presented = Self.digest(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        var found: Caller?
+        if let master, Self.constantTimeEqual(master, presented) { found = .master }
+        for (digest, config) in keys where Self.constantTimeEqual(digest, presented) && found == nil {
+            found = .key(config)
+        }
+        return found
+    }
+
+    /// A short, non-reversible id of a key for logs and tenant ids.
+    public static func fingerprint(_ key: String) -> String {
+        digest(key).prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func digest(_ s: String) -> [UInt8] { Array(SHA256.hash(data: Data(s.utf8))) }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var diff: UInt8 = 0
+        for i in 0..<a.count { diff |= a[i] ^ b[i] }
+        return diff == 0
+    }
+}

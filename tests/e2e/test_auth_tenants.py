@@ -1,0 +1,96 @@
+"""Master key, virtual keys and tenant isolation (issue 8, first part): a server started from a config with
+`general_settings.master_key` and a `keys:` list, with the in-process response cache on.
+"""
+import httpx
+import pytest
+
+from support import MODEL, Server, license_text
+
+MASTER = "sk-master-e2e"
+KEY_A = "sk-tenant-a"
+KEY_B = "sk-tenant-b"
+KEY_LIMITED = "sk-limited"
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory):
+    config = tmp_path_factory.mktemp("auth") / "config.yaml"
+    config.write_text(f"""
+model_list:
+  - model_name: gemma
+    litellm_params: {{model: local/{MODEL}}}
+  - model_name: other
+    litellm_params: {{model: local/{MODEL}}}
+litellm_settings:
+  cache: true
+  cache_params: {{type: local}}
+general_settings:
+  master_key: {MASTER}
+keys:
+  - {{key: {KEY_A}, alias: tenant-a}}
+  - {{key: {KEY_B}, alias: tenant-b}}
+  - {{key: {KEY_LIMITED}, alias: limited, models: [other]}}
+""")
+    s = Server("--config", str(config), name="auth-tenants", with_model=False, model_name="gemma").start()
+    yield s
+    assert s.stop() == 0
+
+
+def call(server, method, path, key=None, **kw):
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    return httpx.request(method, f"{server.url}{path}", headers=headers, timeout=120, **kw)
+
+
+ROUTES = [("GET", "/v1/models", None), ("GET", "/v1/models/gemma", None),
+          ("POST", "/v1/chat/completions", {"model": "gemma", "messages": [{"role": "user", "content": "Hi"}],
+                                            "max_tokens": 1}),
+          ("POST", "/v1/completions", {"model": "gemma", "prompt": "Hi", "max_tokens": 1}),
+          ("POST", "/tokenize", {"prompt": "Hi"}), ("POST", "/detokenize", {"tokens": [2]}),
+          ("GET", "/cache/stats", None), ("GET", "/cache/ping", None), ("POST", "/cache/flushall", None)]
+
+
+@pytest.mark.parametrize("method,path,body", ROUTES)
+def test_unauthenticated_and_wrong_key_rejected(secured, method, path, body):
+    for key in (None, "sk-wrong", MASTER + "x"):
+        r = call(secured, method, path, key, json=body)
+        assert r.status_code == 401, (key, r.text)
+        err = r.json()["error"]
+        assert err["code"] == "invalid_api_key" and err["type"] == "invalid_request_error"
+    assert call(secured, "GET", "/health").status_code == 200   # probes stay open
+
+
+@pytest.mark.parametrize("method,path,body", ROUTES[:6])
+def test_every_key_is_accepted(secured, method, path, body):
+    for key in (MASTER, KEY_A, KEY_B):
+        assert call(secured, method, path, key, json=body).status_code == 200
+
+
+def test_model_restriction_and_admin_need_master(secured):
+    body = {"model": "gemma", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
+    r = call(secured, "POST", "/v1/chat/completions", KEY_LIMITED, json=body)
+    assert r.status_code == 403 and r.json()["error"]["type"] == "permission_error"
+    assert call(secured, "POST", "/v1/chat/completions", KEY_LIMITED, json=dict(body, model="other")).status_code == 200
+    assert call(secured, "GET", "/cache/stats", KEY_A).status_code == 403
+    assert call(secured, "GET", "/cache/stats", MASTER).status_code == 200
+
+
+def test_tenant_b_gets_no_prefix_hit_on_tenant_a_prompt(secured):
+    document = license_text()[120_000:124_000]   # about 900 tokens of prose nobody else uses
+    body = {"model": "gemma", "prompt": document, "max_tokens": 1, "cache": {"no-store": True}}
+    a1 = call(secured, "POST", "/v1/completions", KEY_A, json=body).json()
+    a2 = call(secured, "POST", "/v1/completions", KEY_A, json=body).json()
+    b1 = call(secured, "POST", "/v1/completions", KEY_B, json=body).json()
+    assert a1["usage"]["prompt_tokens_details"]["cached_tokens"] == 0
+    assert a2["usage"]["prompt_tokens_details"]["cached_tokens"] >= 700
+    assert b1["usage"]["prompt_tokens_details"]["cached_tokens"] == 0
+
+
+def test_tenant_b_never_receives_tenant_a_cached_response(secured):
+    body = {"model": "gemma", "messages": [{"role": "user", "content": "Tell me a secret of tenant A."}],
+            "max_tokens": 6, "temperature": 0}
+    ra1 = call(secured, "POST", "/v1/chat/completions", KEY_A, json=body)
+    ra2 = call(secured, "POST", "/v1/chat/completions", KEY_A, json=body)
+    rb = call(secured, "POST", "/v1/chat/completions", KEY_B, json=body)
+    assert ra1.headers["x-cache"] == "MISS" and ra2.headers["x-cache"] == "HIT"
+    assert rb.headers["x-cache"] == "MISS"
+    assert rb.headers.get("x-litellm-cache-key") is None
