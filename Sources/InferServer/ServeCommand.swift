@@ -146,7 +146,8 @@ struct ServeCommand: AsyncParsableCommand {
             host: host, port: port,
             servedModelName: servedModelName ?? localEntry?.modelName ?? ServerSettings.defaultModelName(path: path),
             apiKey: apiKey ?? gatewayConfig?.generalSettings.masterKey,
-            virtualKeys: gatewayConfig?.keys ?? [], maxBodyBytes: maxBodyBytes,
+            virtualKeys: gatewayConfig?.keys ?? [], publicPrefixes: gatewayConfig?.generalSettings.publicPrefixes ?? [],
+            maxBodyBytes: maxBodyBytes,
             shutdownTimeout: shutdownTimeout)
         let server = OpenAIServer(engine: engine, settings: settings)
         var config = gatewayConfig ?? GatewayConfig()

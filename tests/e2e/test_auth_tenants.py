@@ -1,6 +1,8 @@
 """Master key, virtual keys and tenant isolation (issue 8, first part): a server started from a config with
 `general_settings.master_key` and a `keys:` list, with the in-process response cache on.
 """
+import json
+
 import httpx
 import pytest
 
@@ -10,6 +12,8 @@ MASTER = "sk-master-e2e"
 KEY_A = "sk-tenant-a"
 KEY_B = "sk-tenant-b"
 KEY_LIMITED = "sk-limited"
+# A declared public system prompt (~250 tokens) that every tenant may share.
+PUBLIC_SYSTEM = license_text()[150_000:151_100]
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +30,7 @@ litellm_settings:
   cache_params: {{type: local}}
 general_settings:
   master_key: {MASTER}
+  public_prefixes: [{json.dumps(PUBLIC_SYSTEM)}]
 keys:
   - {{key: {KEY_A}, alias: tenant-a}}
   - {{key: {KEY_B}, alias: tenant-b}}
@@ -94,3 +99,18 @@ def test_tenant_b_never_receives_tenant_a_cached_response(secured):
     assert ra1.headers["x-cache"] == "MISS" and ra2.headers["x-cache"] == "HIT"
     assert rb.headers["x-cache"] == "MISS"
     assert rb.headers.get("x-litellm-cache-key") is None
+
+
+def test_public_prefix_shared_private_part_isolated(secured):
+    private = license_text()[160_000:161_400]   # ~300 tokens only tenant A has sent
+    body = {"model": "gemma", "max_tokens": 1, "cache": {"no-store": True},
+            "messages": [{"role": "system", "content": PUBLIC_SYSTEM}, {"role": "user", "content": private}]}
+    usage = lambda r: r.json()["usage"]["prompt_tokens_details"]["cached_tokens"]
+    a1 = call(secured, "POST", "/v1/chat/completions", KEY_A, json=body)
+    a2 = call(secured, "POST", "/v1/chat/completions", KEY_A, json=body)
+    b = call(secured, "POST", "/v1/chat/completions", KEY_B, json=body)
+    assert a1.status_code == a2.status_code == b.status_code == 200
+    prompt_tokens = a2.json()["usage"]["prompt_tokens"]
+    # A hits its whole prompt (all but the last, partial block); B hits only the public system prompt.
+    assert usage(a2) >= prompt_tokens - 32
+    assert 160 <= usage(b) < usage(a2) - 200, (usage(b), usage(a2))

@@ -253,6 +253,7 @@ extension GatewayConfig {
             case "max_response_size_mb": settings.maxResponseSizeMB = try reader.double(value, p)
             case "max_parallel_requests": settings.maxParallelRequests = try reader.int(value, p)
             case "global_max_parallel_requests": settings.globalMaxParallelRequests = try reader.int(value, p)
+            case "public_prefixes": settings.publicPrefixes = try reader.stringList(value, p)
             default: reader.unknownKey(p)
             }
         }

@@ -172,6 +172,9 @@ public struct GeneralSettings: Sendable {
     public var maxResponseSizeMB: Double?
     public var maxParallelRequests: Int?
     public var globalMaxParallelRequests: Int?
+    /// System prompts every tenant may share (our extension): with tenant isolation, a prompt that starts
+    /// with one keeps that part of the prefix cache unsalted, and salts the rest.
+    public var publicPrefixes: [String] = []
 
     public init() {}
 }

@@ -25,7 +25,8 @@ struct ChatCompletionsRoute: Sendable {
         let streams = (0..<params.n).map { i in
             ChoiceStream(engine: server.engine, request: params.engineRequest(
                 prompt: prompt, contextLength: server.contextLength, index: i, logprobs: logprobs,
-                topLogprobs: topLogprobs), stops: params.stop)
+                topLogprobs: topLogprobs, publicPrefixTokens: server.publicPrefixes.publicTokens(of: prompt)),
+                stops: params.stop)
         }
         try await server.start(streams, param: "messages")
 

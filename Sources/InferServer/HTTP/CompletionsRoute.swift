@@ -41,7 +41,8 @@ struct CompletionsRoute: Sendable {
                 for i in 0..<n {
                     streams.append(ChoiceStream(engine: server.engine, request: params.engineRequest(
                         prompt: p.tokens, contextLength: server.contextLength, index: i, logprobs: logprobs != nil,
-                        topLogprobs: logprobs ?? 0), stops: params.stop))
+                        topLogprobs: logprobs ?? 0,
+                        publicPrefixTokens: server.publicPrefixes.publicTokens(of: p.tokens)), stops: params.stop))
                     promptOf.append(pi)
                 }
             }

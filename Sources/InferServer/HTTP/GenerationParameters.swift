@@ -64,13 +64,14 @@ struct GenerationParameters: Sendable {
     }
 
     /// The engine request for choice `index` (seeds `seed + index` so choices differ but stay reproducible).
-    func engineRequest(prompt: [Int], contextLength: Int, index: Int, logprobs: Bool, topLogprobs: Int)
-        -> GenerationRequest {
+    func engineRequest(prompt: [Int], contextLength: Int, index: Int, logprobs: Bool, topLogprobs: Int,
+                       publicPrefixTokens: Int = 0) -> GenerationRequest {
         var sampling = self.sampling
         if let seed = sampling.seed { sampling.seed = seed &+ UInt64(index) }
         let budget = max(contextLength - prompt.count, 1)
         return GenerationRequest(promptTokens: prompt, maxTokens: min(maxTokens ?? budget, budget),
                                  sampling: sampling, stopAtEndOfGeneration: !ignoreEOS, tenant: tenant, cacheSalt: cacheSalt,
+                                 publicPrefixTokens: tenant == nil ? 0 : publicPrefixTokens,
                                  logprobs: logprobs, topLogprobs: topLogprobs)
     }
 

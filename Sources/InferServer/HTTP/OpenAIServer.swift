@@ -15,6 +15,8 @@ struct ServerSettings: Sendable {
     /// Virtual keys (the config's `keys:`); each is also accepted, limited to its models, and isolated: its
     /// prefix-cache salt and response-cache entries are derived from the key.
     var virtualKeys: [VirtualKeyConfig] = []
+    /// Declared public system prompts (`general_settings.public_prefixes`): shared by every tenant.
+    var publicPrefixes: [String] = []
     /// Largest accepted request body (bigger: 413).
     var maxBodyBytes = 16 << 20
     /// Seconds in-flight requests get to finish on SIGINT / SIGTERM before they are cancelled.
@@ -38,6 +40,8 @@ struct OpenAIServer: Sendable {
     let created: Int
     /// The master and virtual keys (empty: open server).
     let keys: APIKeyStore
+    /// Token forms of the declared public prefixes.
+    let publicPrefixes: PublicPrefixes
 
     init(engine: InferenceEngine, settings: ServerSettings) {
         self.engine = engine
@@ -46,6 +50,7 @@ struct OpenAIServer: Sendable {
         metrics = ServerMetrics()
         created = Int(Date().timeIntervalSince1970)
         keys = APIKeyStore(masterKey: settings.apiKey, keys: settings.virtualKeys)
+        publicPrefixes = PublicPrefixes(settings.publicPrefixes, template: template, tokenizer: engine.model.tokenizer)
     }
 
     /// The authenticated caller (the auth middleware already turned missing or wrong keys into 401s).
