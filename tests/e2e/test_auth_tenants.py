@@ -12,6 +12,7 @@ MASTER = "sk-master-e2e"
 KEY_A = "sk-tenant-a"
 KEY_B = "sk-tenant-b"
 KEY_LIMITED = "sk-limited"
+KEY_RPM = "sk-rpm-2"
 # A declared public system prompt (~250 tokens) that every tenant may share.
 PUBLIC_SYSTEM = license_text()[150_000:151_100]
 
@@ -35,6 +36,7 @@ keys:
   - {{key: {KEY_A}, alias: tenant-a}}
   - {{key: {KEY_B}, alias: tenant-b}}
   - {{key: {KEY_LIMITED}, alias: limited, models: [other]}}
+  - {{key: {KEY_RPM}, alias: rpm-limited, rpm: 2}}
 """)
     s = Server("--config", str(config), name="auth-tenants", with_model=False, model_name="gemma").start()
     yield s
@@ -114,3 +116,17 @@ def test_public_prefix_shared_private_part_isolated(secured):
     # A hits its whole prompt (all but the last, partial block); B hits only the public system prompt.
     assert usage(a2) >= prompt_tokens - 32
     assert 160 <= usage(b) < usage(a2) - 200, (usage(b), usage(a2))
+
+
+def test_per_key_rpm_limit(secured):
+    body = {"model": "gemma", "prompt": "Count: one two", "max_tokens": 1}
+    codes = [call(secured, "POST", "/v1/completions", KEY_RPM, json=body).status_code for _ in range(2)]
+    assert codes == [200, 200]
+    r = call(secured, "POST", "/v1/completions", KEY_RPM, json=body)
+    if r.status_code == 200:   # the minute window turned between the calls: the next ones must be limited
+        call(secured, "POST", "/v1/completions", KEY_RPM, json=body)
+        r = call(secured, "POST", "/v1/completions", KEY_RPM, json=body)
+    assert r.status_code == 429, r.text
+    assert r.json()["error"]["type"] == "rate_limit_error" and 1 <= int(r.headers["retry-after"]) <= 60
+    # Other keys are not affected.
+    assert call(secured, "POST", "/v1/completions", KEY_A, json=body).status_code == 200

@@ -82,7 +82,10 @@ enum GatewayBuilder {
         }
         // Cooldowns are shared through Redis when the router (router_settings.redis_*) or the cache names one.
         var cooldowns: (any CooldownStore)?
+        var limits: any RateLimitStore = InMemoryRateLimitStore()
         if let redis = try Self.routerRedis(config.routerSettings) ?? (settings.enabled ? settings.redis : nil) {
+            limits = RedisRateLimitStore(redis: RedisClient(configuration: redis, logger: logger),
+                                         prefix: settings.namespace ?? "infer")
             let policy = CooldownPolicy(cooldownTime: config.routerSettings.cooldownTime,
                                         allowedFails: config.routerSettings.allowedFails)
             cooldowns = RedisCooldownStore(redis: RedisClient(configuration: redis, logger: logger), policy: policy,
@@ -120,7 +123,8 @@ enum GatewayBuilder {
                 + (settings.namespace.map { ", namespace \($0)" } ?? ""))
         }
         let defaultModel = config.modelList.count == 1 ? config.modelList.first?.modelName : nil
-        return GatewayBuild(pipeline: GatewayPipeline(router: router, cache: cache, defaultModel: defaultModel),
+        return GatewayBuild(pipeline: GatewayPipeline(router: router, cache: cache, defaultModel: defaultModel,
+                                                      limiter: RateLimiter(store: limits)),
                             embedders: embedders)
     }
 

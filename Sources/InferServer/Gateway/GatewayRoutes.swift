@@ -15,11 +15,15 @@ struct GatewayPipeline: Sendable {
     var defaultModel: String?
     /// What the caches saved at `model_info` prices.
     let savings: CostSavings
+    /// Per-key rpm / tpm limits.
+    let limiter: RateLimiter
 
-    init(router: ProviderRouter, cache: CacheLayer?, defaultModel: String?) {
+    init(router: ProviderRouter, cache: CacheLayer?, defaultModel: String?,
+         limiter: RateLimiter = RateLimiter(store: InMemoryRateLimitStore())) {
         self.router = router
         self.cache = cache
         self.defaultModel = defaultModel
+        self.limiter = limiter
         savings = CostSavings(router: router)
     }
 }
@@ -49,6 +53,16 @@ struct GatewayRoutes: Sendable {
             throw OpenAIError.forbidden("This API key may not use the model `\(model)`.")
         }
         let tenant = caller.tenant
+        var limitedKey: VirtualKeyConfig?
+        if case .key(let key) = caller {
+            limitedKey = key
+            if let wait = await gateway.limiter.admit(key) {
+                throw OpenAIError(status: .tooManyRequests,
+                                  message: "Rate limit reached for this API key (rpm/tpm); retry in \(Int(wait.rounded(.up))) s.",
+                                  type: "rate_limit_error", code: "rate_limit_exceeded",
+                                  headers: [.retryAfter: String(Int(wait.rounded(.up)))])
+            }
+        }
         let stream = try f.bool("stream") ?? false
         var includeUsage = false
         if let options = f.value("stream_options") {
@@ -107,12 +121,20 @@ struct GatewayRoutes: Sendable {
         switch routed.result {
         case .response(let json):
             if let cache = gateway.cache, let lookup { await cache.store(lookup, response: json) }
+            if let limitedKey, case .int(let tokens)? = json["usage"]?["total_tokens"] {
+                await gateway.limiter.charge(limitedKey, tokens: tokens)
+            }
             return server.json(json, headers: headers)
         case .stream(let chunks):
+            let cache = gateway.cache, limiter = gateway.limiter
             let store: (@Sendable ([JSONValue]) async -> Void)?
-            if let cache = gateway.cache, let lookup {
-                store = { sent in
-                    if let assembled = CacheReplay.assemble(chunks: sent) { await cache.store(lookup, response: assembled) }
+            if cache != nil || limitedKey != nil {
+                store = { [lookup, limitedKey] sent in
+                    let assembled = CacheReplay.assemble(chunks: sent)
+                    if let cache, let lookup, let assembled { await cache.store(lookup, response: assembled) }
+                    if let limitedKey, case .int(let tokens)? = assembled?["usage"]?["total_tokens"] {
+                        await limiter.charge(limitedKey, tokens: tokens)
+                    }
                 }
             } else {
                 store = nil
