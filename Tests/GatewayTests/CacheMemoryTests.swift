@@ -56,7 +56,7 @@ struct CacheMemoryTests {
     /// Property: after any sequence of operations the bounds hold and the most recent write is readable.
     @Test(arguments: [1, 2, 3] as [UInt64])
     func randomOperationsKeepInvariants(seed: UInt64) async throws {
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let cache = MemoryResponseCache(maxEntries: 8, maxBytes: 4000)
         for _ in 0..<500 {
             let key = "k\(Int.random(in: 0..<20, using: &rng))"

@@ -142,7 +142,7 @@ struct SemanticCacheTests {
 
     @Test func hnswRecallAgainstExactSearch() {
         let dimension = 64, count = 5_000, queries = 200
-        var rng = SplitMix(seed: 42)
+        var rng = SplitMix64(seed: 42)
         func randomUnit() -> [Float] {
             VectorMath.normalized((0..<dimension).map { _ in rng.nextGaussian() })!
         }
@@ -167,7 +167,7 @@ struct SemanticCacheTests {
     }
 
     @Test func simdDotMatchesScalar() {
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         for n in [1, 15, 16, 17, 31, 32, 33, 384, 385] {
             let a = (0..<n).map { _ in rng.nextGaussian() }, b = (0..<n).map { _ in rng.nextGaussian() }
             let fast = VectorMath.dot(a, b)
@@ -188,17 +188,8 @@ struct SemanticCacheTests {
     }
 }
 
-/// Deterministic random numbers for index tests.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Uniform and Gaussian draws for index tests, on the router's seedable generator.
+extension SplitMix64 {
     mutating func nextUnit() -> Double { (Double(next() >> 11) + 0.5) / 9_007_199_254_740_992.0 }
     mutating func nextGaussian() -> Float {
         Float((-2 * log(nextUnit())).squareRoot() * cos(2 * .pi * nextUnit()))

@@ -42,16 +42,7 @@ public struct AnthropicProvider: ChatProvider {
             let translator = AnthropicStreamTranslator(endpoint: request.endpoint, created: created)
             return .stream(try await SSEStreamPump.start(response, translator: translator, apiBase: apiBase))
         }
-        let bytes: [UInt8]
-        do {
-            bytes = try await response.collect()
-        } catch {
-            throw .transport(error, apiBase: apiBase)
-        }
-        guard let json = try? JSONValue.parse(Data(bytes)), case .object = json else {
-            throw ProviderError(status: 502, message: "Anthropic returned a body that is not a JSON object",
-                                type: "api_error", kind: .server)
-        }
+        let json = try await response.jsonObject(apiBase: apiBase, upstream: "Anthropic").json
         if json["type"]?.stringField == "error" { throw AnthropicTranslation.streamError(json["error"]) }
         return .response(AnthropicTranslation.openAIResponse(from: json, endpoint: request.endpoint, created: created))
     }

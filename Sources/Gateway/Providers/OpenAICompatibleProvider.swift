@@ -34,16 +34,7 @@ public struct OpenAICompatibleProvider: ChatProvider {
             return .stream(try await SSEStreamPump.start(response, translator: OpenAISSETranslator(),
                                                          apiBase: apiBase))
         }
-        let bytes: [UInt8]
-        do {
-            bytes = try await response.collect()
-        } catch {
-            throw .transport(error, apiBase: apiBase)
-        }
-        guard let json = try? JSONValue.parse(Data(bytes)), case .object = json else {
-            throw ProviderError(status: 502, message: "Upstream returned a body that is not a JSON object",
-                                type: "api_error", kind: .server)
-        }
+        let (json, bytes) = try await response.jsonObject(apiBase: apiBase, upstream: "Upstream")
         if json["error"] != nil, json["choices"] == nil {
             throw ProviderErrorMapping.map(status: 500, body: bytes, head: response.head)
         }

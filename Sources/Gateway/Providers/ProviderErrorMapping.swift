@@ -120,3 +120,20 @@ extension HTTPClient {
         return response
     }
 }
+
+extension HTTPClientResponse {
+    /// The whole body as a JSON object (with its bytes, for error mapping); a 502 when it is not one.
+    func jsonObject(apiBase: String?, upstream: String) async throws(ProviderError) -> (json: JSONValue, bytes: [UInt8]) {
+        let bytes: [UInt8]
+        do {
+            bytes = try await collect()
+        } catch {
+            throw .transport(error, apiBase: apiBase)
+        }
+        guard let json = try? JSONValue.parseOrdered(bytes), case .object = json else {
+            throw ProviderError(status: 502, message: "\(upstream) returned a body that is not a JSON object",
+                                type: "api_error", kind: .server)
+        }
+        return (json, bytes)
+    }
+}

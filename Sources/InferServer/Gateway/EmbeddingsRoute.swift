@@ -75,8 +75,7 @@ struct EmbeddingsRoute: Sendable {
             }
         }
         let missing = inputs.indices.filter { vectors[$0] == nil }
-        let fresh = try await embedder.embed(missing.map { inputs[$0] })
-        let counts = await embedder.tokenCounts(missing.map { inputs[$0] })
+        let (fresh, counts) = await embedder.embedCounting(missing.map { inputs[$0] })
         for (j, i) in missing.enumerated() {
             vectors[i] = fresh[j]
             if let cache, let l = lookups[i] {

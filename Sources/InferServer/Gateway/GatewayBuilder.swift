@@ -20,10 +20,13 @@ final class LocalEmbedder: Embedder, Sendable {
         }
     }
 
-    /// Token counts (with [CLS]/[SEP], truncated as encoded) for usage reporting.
-    func tokenCounts(_ texts: [String]) async -> [Int] {
+    /// Vectors and token counts (with [CLS]/[SEP], truncated as encoded, for usage), tokenizing once.
+    func embedCounting(_ texts: [String]) async -> (vectors: [[Float]], tokens: [Int]) {
         await withCheckedContinuation { c in
-            queue.async { [model] in c.resume(returning: texts.map { model.tokenize($0).count }) }
+            queue.async { [model] in
+                let ids = texts.map(model.tokenize)
+                c.resume(returning: (model.embed(tokenIDs: ids), ids.map(\.count)))
+            }
         }
     }
 }
@@ -84,11 +87,11 @@ enum GatewayBuilder {
         var cooldowns: (any CooldownStore)?
         var limits: any RateLimitStore = InMemoryRateLimitStore()
         if let redis = try Self.routerRedis(config.routerSettings) ?? (settings.enabled ? settings.redis : nil) {
-            limits = RedisRateLimitStore(redis: RedisClient(configuration: redis, logger: logger),
-                                         prefix: settings.namespace ?? "infer")
+            let client = RedisClient(configuration: redis, logger: logger)
+            limits = RedisRateLimitStore(redis: client, prefix: settings.namespace ?? "infer")
             let policy = CooldownPolicy(cooldownTime: config.routerSettings.cooldownTime,
                                         allowedFails: config.routerSettings.allowedFails)
-            cooldowns = RedisCooldownStore(redis: RedisClient(configuration: redis, logger: logger), policy: policy,
+            cooldowns = RedisCooldownStore(redis: client, policy: policy,
                                            prefix: settings.namespace ?? "infer", logger: logger)
             Console.error("[serve] router cooldowns shared through redis \(redis.host):\(redis.port)")
         }

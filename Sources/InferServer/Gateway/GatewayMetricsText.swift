@@ -5,17 +5,8 @@ import Gateway
 /// latency; cache hits and misses; the cost the caches saved at the groups' `model_info` prices.
 enum GatewayMetricsText {
     static func render(_ pipeline: GatewayPipeline) async -> String {
-        var out = ""
-        func head(_ name: String, _ type: String, _ help: String) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-        }
-        func line(_ name: String, _ labels: String, _ value: Double) {
-            let v = value.rounded() == value && abs(value) < 1e15 ? String(Int(value)) : String(value)
-            out += labels.isEmpty ? "\(name) \(v)\n" : "\(name){\(labels)} \(v)\n"
-        }
-        func escaped(_ s: String) -> String {
-            s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        }
+        var out = PrometheusText()
+        let escaped = PrometheusText.escaped
         let deployments = await pipeline.router.metricsSnapshot()
         let series: [(String, String, String, (DeploymentMetrics) -> Double)] = [
             ("litellm_deployment_success_responses", "counter", "Successful calls per deployment.", { Double($0.successes) }),
@@ -27,10 +18,10 @@ enum GatewayMetricsText {
             ("litellm_deployment_latency_seconds_count", "counter", "Successful calls timed.", { Double($0.latencyCount) }),
         ]
         for (name, type, help, value) in series {
-            head(name, type, help)
+            out.head(name, type, help)
             for d in deployments {
                 let labels = "model_id=\"\(escaped(d.id))\",model_group=\"\(escaped(d.group))\",api_base=\"\(escaped(d.apiBase ?? "local"))\""
-                line(name, labels, value(d))
+                out.line(name, labels, value(d))
             }
         }
         if let cache = pipeline.cache {
@@ -42,22 +33,20 @@ enum GatewayMetricsText {
                 default: 0
                 }
             }
-            head("litellm_cache_hits_metric", "counter", "Exact response-cache hits.")
-            line("litellm_cache_hits_metric", "", number("hits"))
-            head("litellm_cache_semantic_hits_metric", "counter", "Semantic response-cache hits.")
-            line("litellm_cache_semantic_hits_metric", "", number("semantic_hits"))
-            head("litellm_cache_misses_metric", "counter", "Response-cache misses.")
-            line("litellm_cache_misses_metric", "", number("misses"))
-            head("infer_cache_bypasses_total", "counter", "Requests that skipped the cache (controls or a dead backend).")
-            line("infer_cache_bypasses_total", "", number("bypasses"))
+            out.metric("litellm_cache_hits_metric", "counter", "Exact response-cache hits.", number("hits"))
+            out.metric("litellm_cache_semantic_hits_metric", "counter", "Semantic response-cache hits.",
+                       number("semantic_hits"))
+            out.metric("litellm_cache_misses_metric", "counter", "Response-cache misses.", number("misses"))
+            out.metric("infer_cache_bypasses_total", "counter",
+                       "Requests that skipped the cache (controls or a dead backend).", number("bypasses"))
         }
         let saved = await pipeline.savings.snapshot()
-        head("infer_cost_saved_usd_total", "counter",
-             "Price of the tokens the response caches served, at the requested group's model_info prices.")
+        out.head("infer_cost_saved_usd_total", "counter",
+                 "Price of the tokens the response caches served, at the requested group's model_info prices.")
         for (group, usd) in saved.sorted(by: { $0.key < $1.key }) {
-            line("infer_cost_saved_usd_total", "model_group=\"\(escaped(group))\"", usd)
+            out.line("infer_cost_saved_usd_total", "model_group=\"\(escaped(group))\"", usd)
         }
-        return out
+        return out.text
     }
 }
 

@@ -52,63 +52,77 @@ actor ServerMetrics {
 
     /// The exposition text, with the engine's gauges and counters.
     func render(engine: EngineStats) -> String {
-        var out = ""
-        func head(_ name: String, _ type: String, _ help: String) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-        }
-        func line(_ name: String, _ labels: String, _ value: Double) {
-            let v = value.rounded() == value && abs(value) < 1e15 ? String(Int(value)) : String(value)
-            out += labels.isEmpty ? "\(name) \(v)\n" : "\(name){\(labels)} \(v)\n"
-        }
-        func histogram(_ name: String, _ labels: String, _ h: Histogram) {
-            let sep = labels.isEmpty ? "" : labels + ","
-            for (b, c) in zip(h.bounds, h.counts) { line("\(name)_bucket", "\(sep)le=\"\(b)\"", Double(c)) }
-            line("\(name)_bucket", "\(sep)le=\"+Inf\"", Double(h.count))
-            line("\(name)_sum", labels, h.sum)
-            line("\(name)_count", labels, Double(h.count))
-        }
-
-        head("infer_requests_total", "counter", "HTTP requests by route and status.")
+        var out = PrometheusText()
+        out.head("infer_requests_total", "counter", "HTTP requests by route and status.")
         for (key, n) in requests.sorted(by: { $0.key < $1.key }) {
             let parts = key.split(separator: "|", maxSplits: 1).map(String.init)
-            line("infer_requests_total", "route=\"\(parts[0])\",status=\"\(parts[1])\"", Double(n))
+            out.line("infer_requests_total", "route=\"\(parts[0])\",status=\"\(parts[1])\"", Double(n))
         }
-        head("infer_request_duration_seconds", "histogram", "HTTP request latency by route.")
+        out.head("infer_request_duration_seconds", "histogram", "HTTP request latency by route.")
         for (route, h) in latency.sorted(by: { $0.key < $1.key }) {
-            histogram("infer_request_duration_seconds", "route=\"\(route)\"", h)
+            out.histogram("infer_request_duration_seconds", "route=\"\(route)\"", h)
         }
-        head("infer_time_to_first_token_seconds", "histogram", "Time from submission to the first generated token.")
-        histogram("infer_time_to_first_token_seconds", "", ttft)
-        head("infer_prompt_tokens_total", "counter", "Prompt tokens of finished choices.")
-        line("infer_prompt_tokens_total", "", Double(promptTokens))
-        head("infer_generation_tokens_total", "counter", "Generated tokens of finished choices.")
-        line("infer_generation_tokens_total", "", Double(completionTokens))
-        head("infer_cached_prompt_tokens_total", "counter", "Prompt tokens served from the prefix cache.")
-        line("infer_cached_prompt_tokens_total", "", Double(cachedTokens))
+        out.head("infer_time_to_first_token_seconds", "histogram", "Time from submission to the first generated token.")
+        out.histogram("infer_time_to_first_token_seconds", "", ttft)
+        out.metric("infer_prompt_tokens_total", "counter", "Prompt tokens of finished choices.", Double(promptTokens))
+        out.metric("infer_generation_tokens_total", "counter", "Generated tokens of finished choices.",
+                   Double(completionTokens))
+        out.metric("infer_cached_prompt_tokens_total", "counter", "Prompt tokens served from the prefix cache.",
+                   Double(cachedTokens))
 
-        head("infer_engine_prefill_tokens_total", "counter", "Tokens run through the model as prompt work.")
-        line("infer_engine_prefill_tokens_total", "", Double(engine.prefillTokens))
-        head("infer_engine_decode_tokens_total", "counter", "Tokens decoded by the engine.")
-        line("infer_engine_decode_tokens_total", "", Double(engine.decodeTokens))
-        head("infer_engine_preemptions_total", "counter", "Sequences preempted for lack of KV blocks.")
-        line("infer_engine_preemptions_total", "", Double(engine.preemptions))
-        head("infer_queue_depth", "gauge", "Requests waiting for admission.")
-        line("infer_queue_depth", "", Double(engine.waiting))
-        head("infer_running_sequences", "gauge", "Sequences being prefilled or decoded.")
-        line("infer_running_sequences", "", Double(engine.running))
+        out.metric("infer_engine_prefill_tokens_total", "counter", "Tokens run through the model as prompt work.",
+                   Double(engine.prefillTokens))
+        out.metric("infer_engine_decode_tokens_total", "counter", "Tokens decoded by the engine.",
+                   Double(engine.decodeTokens))
+        out.metric("infer_engine_preemptions_total", "counter", "Sequences preempted for lack of KV blocks.",
+                   Double(engine.preemptions))
+        out.metric("infer_queue_depth", "gauge", "Requests waiting for admission.", Double(engine.waiting))
+        out.metric("infer_running_sequences", "gauge", "Sequences being prefilled or decoded.", Double(engine.running))
         if let p = engine.prefix {
-            head("infer_prefix_cache_query_tokens_total", "counter", "Prompt tokens looked up in the prefix cache.")
-            line("infer_prefix_cache_query_tokens_total", "", Double(p.queryTokens))
-            head("infer_prefix_cache_hit_tokens_total", "counter", "Prompt tokens found in the prefix cache.")
-            line("infer_prefix_cache_hit_tokens_total", "", Double(p.hitTokens))
-            head("infer_prefix_cache_evictions_total", "counter", "Cached blocks evicted.")
-            line("infer_prefix_cache_evictions_total", "", Double(p.evictions))
-            head("infer_kv_blocks", "gauge", "KV blocks by state.")
-            line("infer_kv_blocks", "state=\"used\"", Double(p.blocksInUse))
-            line("infer_kv_blocks", "state=\"cached\"", Double(p.blocksCached))
-            line("infer_kv_blocks", "state=\"free\"", Double(p.blocksFree))
-            line("infer_kv_blocks", "state=\"total\"", Double(p.blockCount))
+            out.metric("infer_prefix_cache_query_tokens_total", "counter", "Prompt tokens looked up in the prefix cache.",
+                       Double(p.queryTokens))
+            out.metric("infer_prefix_cache_hit_tokens_total", "counter", "Prompt tokens found in the prefix cache.",
+                       Double(p.hitTokens))
+            out.metric("infer_prefix_cache_evictions_total", "counter", "Cached blocks evicted.", Double(p.evictions))
+            out.head("infer_kv_blocks", "gauge", "KV blocks by state.")
+            out.line("infer_kv_blocks", "state=\"used\"", Double(p.blocksInUse))
+            out.line("infer_kv_blocks", "state=\"cached\"", Double(p.blocksCached))
+            out.line("infer_kv_blocks", "state=\"free\"", Double(p.blocksFree))
+            out.line("infer_kv_blocks", "state=\"total\"", Double(p.blockCount))
         }
-        return out
+        return out.text
+    }
+}
+
+/// Prometheus exposition text, one metric family at a time (`/metrics` of the server and the gateway).
+struct PrometheusText {
+    private(set) var text = ""
+
+    mutating func head(_ name: String, _ type: String, _ help: String) {
+        text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+    }
+
+    mutating func line(_ name: String, _ labels: String, _ value: Double) {
+        let v = value.rounded() == value && abs(value) < 1e15 ? String(Int(value)) : String(value)
+        text += labels.isEmpty ? "\(name) \(v)\n" : "\(name){\(labels)} \(v)\n"
+    }
+
+    /// A family with one unlabeled sample.
+    mutating func metric(_ name: String, _ type: String, _ help: String, _ value: Double) {
+        head(name, type, help)
+        line(name, "", value)
+    }
+
+    mutating func histogram(_ name: String, _ labels: String, _ h: ServerMetrics.Histogram) {
+        let sep = labels.isEmpty ? "" : labels + ","
+        for (b, c) in zip(h.bounds, h.counts) { line("\(name)_bucket", "\(sep)le=\"\(b)\"", Double(c)) }
+        line("\(name)_bucket", "\(sep)le=\"+Inf\"", Double(h.count))
+        line("\(name)_sum", labels, h.sum)
+        line("\(name)_count", labels, Double(h.count))
+    }
+
+    /// A label value with `\` and `"` escaped.
+    static func escaped(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
     }
 }
