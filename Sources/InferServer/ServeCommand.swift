@@ -44,8 +44,26 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Requests allowed to wait (more get 429).")
     var maxQueued = 256
 
-    @Option(name: .long, help: "Largest request body in bytes (more get 413).")
-    var maxBodyBytes = 16 << 20
+    @Option(name: .long, help: "Largest request body in bytes, more get 413 (default: general_settings.max_request_size_mb or 16 MiB).")
+    var maxBodyBytes: Int?
+
+    @Option(name: .long, help: "Largest prompt in tokens, more get 400 (default: general_settings.max_prompt_tokens or the context length).")
+    var maxPromptTokens: Int?
+
+    @Option(name: .long, help: "Largest max_tokens a request may ask for, and the cap when it asks for none (default: general_settings.max_output_tokens or the context).")
+    var maxOutputTokens: Int?
+
+    @Option(name: .long, help: "Most choices (n) per request (default: general_settings.max_n or 16).")
+    var maxN: Int?
+
+    @Option(name: .long, help: "Most API requests in flight, more get 429 (default: general_settings.global_max_parallel_requests or 1024).")
+    var maxConcurrentRequests: Int?
+
+    @Option(name: .long, help: "Most API requests one virtual key may have in flight (default: general_settings.max_parallel_requests or none).")
+    var maxConcurrentPerKey: Int?
+
+    @Option(name: .long, help: "Seconds a chat/completion request may take end to end (default: general_settings.request_deadline or 600).")
+    var requestDeadline: Double?
 
     @Option(name: .long, help: "Seconds in-flight requests get to finish on SIGINT/SIGTERM.")
     var shutdownTimeout = 30.0
@@ -73,9 +91,19 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
-        guard kvCacheTokens > 0, maxRunning > 0, maxQueued >= 0, maxBodyBytes > 0, shutdownTimeout >= 0 else {
-            throw ValidationError("--kv-cache-tokens, --max-running, --max-body-bytes must be positive")
+        guard kvCacheTokens > 0, maxRunning > 0, maxQueued >= 0, shutdownTimeout >= 0 else {
+            throw ValidationError("--kv-cache-tokens, --max-running must be positive")
         }
+        for (name, value) in [("--max-body-bytes", maxBodyBytes), ("--max-prompt-tokens", maxPromptTokens),
+                              ("--max-output-tokens", maxOutputTokens), ("--max-n", maxN),
+                              ("--max-concurrent-requests", maxConcurrentRequests),
+                              ("--max-concurrent-per-key", maxConcurrentPerKey)] {
+            if let value, value <= 0 { throw ValidationError("\(name) must be positive, got \(value)") }
+        }
+        if let maxN, maxN > GenerationParameters.maxChoices {
+            throw ValidationError("--max-n must be at most \(GenerationParameters.maxChoices)")
+        }
+        if let d = requestDeadline, !(d > 0) { throw ValidationError("--request-deadline must be positive") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
         guard model != nil || config != nil else { throw ValidationError("give --model PATH or --config FILE") }
         if let cache, CacheSettings.CacheType(rawValue: cache) == nil {
@@ -83,6 +111,18 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if let t = similarityThreshold, !(0...1).contains(t) { throw ValidationError("--similarity-threshold must be in [0, 1]") }
         if let t = cacheTtl, t <= 0 { throw ValidationError("--cache-ttl must be positive") }
+    }
+
+    /// The request limits: flags over `general_settings`, then the defaults.
+    func limits(_ general: GeneralSettings?) -> RequestLimits {
+        var l = RequestLimits()
+        l.maxPromptTokens = maxPromptTokens ?? general?.maxPromptTokens
+        l.maxOutputTokens = maxOutputTokens ?? general?.maxOutputTokens
+        l.maxN = min(maxN ?? general?.maxN ?? l.maxN, GenerationParameters.maxChoices)
+        l.maxConcurrentRequests = maxConcurrentRequests ?? general?.globalMaxParallelRequests ?? l.maxConcurrentRequests
+        l.maxConcurrentPerKey = maxConcurrentPerKey ?? general?.maxParallelRequests
+        l.requestDeadline = requestDeadline ?? general?.requestDeadline ?? l.requestDeadline
+        return l
     }
 
     /// Reads and validates the config file (errors name the key).
@@ -142,12 +182,15 @@ struct ServeCommand: AsyncParsableCommand {
         let model = try ModelOptions.load(path: path, threads: threads, quiet: quiet, maxBatch: 128)
         let engine = try InferenceEngine(model: model, options: EngineOptions(
             kvCacheTokens: kvCacheTokens, maxBatchTokens: 128, maxRunning: maxRunning, maxQueued: maxQueued))
+        let general = gatewayConfig?.generalSettings
         let settings = ServerSettings(
             host: host, port: port,
             servedModelName: servedModelName ?? localEntry?.modelName ?? ServerSettings.defaultModelName(path: path),
             apiKey: apiKey ?? gatewayConfig?.generalSettings.masterKey,
             virtualKeys: gatewayConfig?.keys ?? [], publicPrefixes: gatewayConfig?.generalSettings.publicPrefixes ?? [],
-            maxBodyBytes: maxBodyBytes,
+            maxBodyBytes: maxBodyBytes ?? general.flatMap { $0.maxRequestSizeMB.map { Int($0 * 1_048_576) } } ?? (16 << 20),
+            limits: limits(general),
+            tenantIsolation: general?.tenantIsolation ?? true,
             shutdownTimeout: shutdownTimeout)
         let server = OpenAIServer(engine: engine, settings: settings)
         var config = gatewayConfig ?? GatewayConfig()

@@ -79,6 +79,9 @@ import Testing
         ("router_settings:\n  num_retries: [1]", "router_settings.num_retries: expected a single value, got a list"),
         ("router_settings:\n  cooldown_time: soon", #"router_settings.cooldown_time: expected a number, got "soon""#),
         ("litellm_settings:\n  cache: 1", "litellm_settings.cache: expected true or false, got 1"),
+        ("general_settings: {max_output_tokens: 0}", "general_settings.max_output_tokens: expected a positive integer, got 0"),
+        ("general_settings: {request_deadline: -1}", "general_settings.request_deadline: expected a positive number, got -1.0"),
+        ("general_settings: {tenant_isolation: maybe}", #"general_settings.tenant_isolation: expected true or false, got "maybe""#),
         ("model_list: {a: 1}", "model_list: expected a list, got a mapping"),
         ("model_list:\n  - model_name: a\n    litellm_params: {model: bedrock/x}",
          #"model_list[0].litellm_params.model: unknown provider prefix "bedrock/" (supported: local/, openai/, hosted_vllm/, anthropic/)"#),
@@ -148,7 +151,16 @@ import Testing
         litellm_settings:
           cache: false
           cache_params: {type: local, mode: default_off, ttl: 60, max_entries: 100, host: h, port: 1, password: p}
-        general_settings: {master_key: sk-1, max_request_size_mb: 2}
+        general_settings:
+          master_key: sk-1
+          max_request_size_mb: 2
+          tenant_isolation: false
+          max_prompt_tokens: 4096
+          max_output_tokens: 512
+          max_n: 4
+          request_deadline: 30
+          global_max_parallel_requests: 64
+          max_parallel_requests: 8
         keys:
           - {key: os.environ/TEAM_KEY, alias: team, models: [g], cache_namespace: team-a, rpm: 10, tpm: 500}
         """
@@ -165,7 +177,10 @@ import Testing
         #expect(config.routerSettings.redisHost == "localhost" && config.routerSettings.redisPassword == "pw")
         #expect(config.routerSettings.redisPort == 6380)
         #expect(config.litellmSettings.cacheParams.mode == "default_off" && config.litellmSettings.cacheParams.maxEntries == 100)
-        #expect(config.generalSettings.maxRequestSizeMB == 2)
+        let g = config.generalSettings
+        #expect(g.maxRequestSizeMB == 2 && g.tenantIsolation == false && g.maxPromptTokens == 4096)
+        #expect(g.maxOutputTokens == 512 && g.maxN == 4 && g.requestDeadline == 30)
+        #expect(g.globalMaxParallelRequests == 64 && g.maxParallelRequests == 8)
         #expect(config.keys == [VirtualKeyConfig(key: "sk-team", alias: "team", models: ["g"], cacheNamespace: "team-a",
                                                  rpm: 10, tpm: 500)])
     }

@@ -13,6 +13,7 @@ KEY_A = "sk-tenant-a"
 KEY_B = "sk-tenant-b"
 KEY_LIMITED = "sk-limited"
 KEY_RPM = "sk-rpm-2"
+KEY_NS = "sk-namespaced"
 # A declared public system prompt (~250 tokens) that every tenant may share.
 PUBLIC_SYSTEM = license_text()[150_000:151_100]
 
@@ -37,6 +38,7 @@ keys:
   - {{key: {KEY_B}, alias: tenant-b}}
   - {{key: {KEY_LIMITED}, alias: limited, models: [other]}}
   - {{key: {KEY_RPM}, alias: rpm-limited, rpm: 2}}
+  - {{key: {KEY_NS}, alias: namespaced, cache_namespace: team-ns}}
 """)
     s = Server("--config", str(config), name="auth-tenants", with_model=False, model_name="gemma").start()
     yield s
@@ -130,3 +132,53 @@ def test_per_key_rpm_limit(secured):
     assert r.json()["error"]["type"] == "rate_limit_error" and 1 <= int(r.headers["retry-after"]) <= 60
     # Other keys are not affected.
     assert call(secured, "POST", "/v1/completions", KEY_A, json=body).status_code == 200
+
+
+def test_key_cache_namespace_prefixes_its_entries(secured):
+    body = {"model": "gemma", "messages": [{"role": "user", "content": "Name one colour."}], "max_tokens": 3,
+            "temperature": 0}
+    first = call(secured, "POST", "/v1/chat/completions", KEY_NS, json=body)
+    hit = call(secured, "POST", "/v1/chat/completions", KEY_NS, json=body)
+    other = call(secured, "POST", "/v1/chat/completions", KEY_A, json=body)
+    other_hit = call(secured, "POST", "/v1/chat/completions", KEY_A, json=body)
+    assert first.headers["x-cache"] == "MISS" and hit.headers["x-cache"] == "HIT"
+    assert hit.headers["x-litellm-cache-key"].startswith("team-ns:")
+    assert other.headers["x-cache"] == "MISS" and other_hit.headers["x-cache"] == "HIT"
+    assert not other_hit.headers["x-litellm-cache-key"].startswith("team-ns:")
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """Two virtual keys with `tenant_isolation: false`: they share the prefix and response caches."""
+    config = tmp_path_factory.mktemp("shared") / "config.yaml"
+    config.write_text(f"""
+model_list:
+  - model_name: gemma
+    litellm_params: {{model: local/{MODEL}}}
+litellm_settings:
+  cache: true
+  cache_params: {{type: local}}
+general_settings:
+  master_key: {MASTER}
+  tenant_isolation: false
+keys:
+  - {{key: {KEY_A}, alias: tenant-a}}
+  - {{key: {KEY_B}, alias: tenant-b}}
+""")
+    s = Server("--config", str(config), name="shared-tenants", with_model=False, model_name="gemma").start()
+    yield s
+    assert s.stop() == 0
+
+
+def test_without_tenant_isolation_keys_share_caches(shared):
+    document = license_text()[130_000:133_000]
+    body = {"model": "gemma", "prompt": document, "max_tokens": 1, "cache": {"no-store": True}}
+    a = call(shared, "POST", "/v1/completions", KEY_A, json=body).json()
+    b = call(shared, "POST", "/v1/completions", KEY_B, json=body).json()
+    assert a["usage"]["prompt_tokens_details"]["cached_tokens"] == 0
+    assert b["usage"]["prompt_tokens_details"]["cached_tokens"] >= 500
+    chat = {"model": "gemma", "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 3}
+    ra = call(shared, "POST", "/v1/chat/completions", KEY_A, json=chat)
+    rb = call(shared, "POST", "/v1/chat/completions", KEY_B, json=chat)
+    assert ra.headers["x-cache"] == "MISS" and rb.headers["x-cache"] == "HIT"
+    assert rb.json()["choices"][0]["message"]["content"] == ra.json()["choices"][0]["message"]["content"]

@@ -18,6 +18,12 @@ public enum Caller: Sendable, Equatable {
         return "key:" + APIKeyStore.fingerprint(k.key)
     }
 
+    /// The response-cache namespace of a virtual key (`keys[].cache_namespace`), nil otherwise.
+    public var cacheNamespace: String? {
+        guard case .key(let k) = self else { return nil }
+        return k.cacheNamespace
+    }
+
     /// Whether the caller may use model group `model` (a key with an empty `models` list may use all).
     public func mayUse(model: String) -> Bool {
         guard case .key(let k) = self, !k.models.isEmpty else { return true }

@@ -62,14 +62,15 @@ public final class CacheLayer: Sendable {
 
     /// Looks the request up. `body` is the parsed request JSON; `tenant` the API key identity (or nil).
     public func lookup(
-        kind: CacheRequestKind, body: JSONValue, cacheControlHeader: String?, tenant: String?
+        kind: CacheRequestKind, body: JSONValue, cacheControlHeader: String?, tenant: String?,
+        namespace keyNamespace: String? = nil
     ) async throws(CacheControlError) -> CacheLookup {
         guard settings.enabled else {
             return CacheLookup(outcome: .disabled, key: "", similarity: nil, headers: [], kind: kind,
                                storeAllowed: false, ttl: nil)
         }
         let controls = try CacheControls.parse(body: body, header: cacheControlHeader)
-        let namespace = controls.namespace ?? settings.namespace
+        let namespace = controls.namespace ?? keyNamespace ?? settings.namespace
         let key = CacheKey.make(kind: kind, body: body, namespace: namespace, tenant: tenant)
         var result = CacheLookup(
             outcome: .miss, key: key, similarity: nil, headers: [], kind: kind,

@@ -123,6 +123,20 @@ struct ConfigReader {
         }
     }
 
+    /// An integer > 0 (limits and counts), or nil.
+    func positiveInt(_ node: Node, _ path: String) throws(ConfigError) -> Int? {
+        let i = try int(node, path)
+        if let i, i <= 0 { throw ConfigError("\(path): expected a positive integer, got \(i)") }
+        return i
+    }
+
+    /// A number > 0 (sizes and durations), or nil.
+    func positiveDouble(_ node: Node, _ path: String) throws(ConfigError) -> Double? {
+        let d = try double(node, path)
+        if let d, !(d > 0) || !d.isFinite { throw ConfigError("\(path): expected a positive number, got \(d)") }
+        return d
+    }
+
     func bool(_ node: Node, _ path: String) throws(ConfigError) -> Bool? {
         let value = try scalar(node, path)
         switch value {

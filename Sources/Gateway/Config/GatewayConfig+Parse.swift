@@ -249,11 +249,17 @@ extension GatewayConfig {
             let p = "\(path).\(key)"
             switch key {
             case "master_key": settings.masterKey = try reader.string(value, p)
-            case "max_request_size_mb": settings.maxRequestSizeMB = try reader.double(value, p)
             case "max_response_size_mb": settings.maxResponseSizeMB = try reader.double(value, p)
-            case "max_parallel_requests": settings.maxParallelRequests = try reader.int(value, p)
-            case "global_max_parallel_requests": settings.globalMaxParallelRequests = try reader.int(value, p)
+            case "max_request_size_mb": settings.maxRequestSizeMB = try reader.positiveDouble(value, p)
+            case "max_parallel_requests": settings.maxParallelRequests = try reader.positiveInt(value, p)
+            case "global_max_parallel_requests": settings.globalMaxParallelRequests = try reader.positiveInt(value, p)
             case "public_prefixes": settings.publicPrefixes = try reader.stringList(value, p)
+            case "tenant_isolation": settings.tenantIsolation = try reader.bool(value, p)
+            case "max_prompt_tokens": settings.maxPromptTokens = try reader.positiveInt(value, p)
+            case "max_output_tokens": settings.maxOutputTokens = try reader.positiveInt(value, p)
+            case "max_n": settings.maxN = try reader.positiveInt(value, p)
+            case "request_deadline", "request_deadline_seconds":
+                settings.requestDeadline = try reader.positiveDouble(value, p)
             default: reader.unknownKey(p)
             }
         }

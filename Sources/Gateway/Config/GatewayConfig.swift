@@ -170,8 +170,20 @@ public struct GeneralSettings: Sendable {
     public var masterKey: String?
     public var maxRequestSizeMB: Double?
     public var maxResponseSizeMB: Double?
+    /// Most requests one virtual key may have in flight (LiteLLM's per-key default).
     public var maxParallelRequests: Int?
+    /// Most requests in flight on the whole server (more get 429).
     public var globalMaxParallelRequests: Int?
+    /// Whether virtual keys get their own prefix-cache salt and response-cache scope (default: true).
+    public var tenantIsolation: Bool?
+    /// Largest prompt in tokens the local engine accepts (default: the context length).
+    public var maxPromptTokens: Int?
+    /// Largest `max_tokens` / `max_completion_tokens` a request may ask for; also the default cap.
+    public var maxOutputTokens: Int?
+    /// Most choices (`n`) one request may ask for.
+    public var maxN: Int?
+    /// Seconds a request may take end to end, all retries and fallbacks included.
+    public var requestDeadline: Double?
     /// System prompts every tenant may share (our extension): with tenant isolation, a prompt that starts
     /// with one keeps that part of the prefix cache unsalted, and salts the rest.
     public var publicPrefixes: [String] = []

@@ -56,7 +56,8 @@ struct EmbeddingsRoute: Sendable {
                 do {
                     let l = try await cache.lookup(kind: .embedding, body: item,
                                                    cacheControlHeader: request.headers[.cacheControl],
-                                                   tenant: caller.tenant)
+                                                   tenant: server.tenant(of: caller),
+                                                   namespace: caller.cacheNamespace)
                     lookups[i] = l
                     if case .array(let data)? = l.response?["data"], let first = data.first,
                        case .array(let values)? = first["embedding"] {

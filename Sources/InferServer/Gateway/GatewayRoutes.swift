@@ -44,6 +44,9 @@ struct GatewayRoutes: Sendable {
     private func handle(_ request: Request, _ context: some RequestContext, endpoint: Endpoint,
                         kind: CacheRequestKind) async throws -> Response {
         let f = try await server.readFields(request)
+        let limits = server.settings.limits
+        let deadline = ContinuousClock.now + .seconds(limits.requestDeadline)
+        try limits.check(f)
         guard let model = try f.string("model") ?? gateway.defaultModel else {
             throw OpenAIError.badParameter("model", "'model' is required.")
         }
@@ -52,7 +55,7 @@ struct GatewayRoutes: Sendable {
         guard caller.mayUse(model: model) else {
             throw OpenAIError.forbidden("This API key may not use the model `\(model)`.")
         }
-        let tenant = caller.tenant
+        let tenant = server.tenant(of: caller)
         var limitedKey: VirtualKeyConfig?
         if case .key(let key) = caller {
             limitedKey = key
@@ -84,7 +87,8 @@ struct GatewayRoutes: Sendable {
         if let cache = gateway.cache {
             do {
                 lookup = try await cache.lookup(kind: kind, body: f.object,
-                                                cacheControlHeader: request.headers[.cacheControl], tenant: tenant)
+                                                cacheControlHeader: request.headers[.cacheControl], tenant: tenant,
+                                                namespace: caller.cacheNamespace)
             } catch {
                 throw OpenAIError.badParameter(error.field, error.message)
             }
@@ -102,14 +106,17 @@ struct GatewayRoutes: Sendable {
             }
         }
 
-        // 2. Router.
+        // 2. Router, under the request's deadline (a stream's rest is cut off at the same instant below).
         let routed: RoutedResult
+        let router = gateway.router
+        let providerRequest = ProviderRequest(endpoint: endpoint, body: Self.upstreamBody(f.object), stream: stream,
+                                              tenant: tenant)
         do {
-            routed = try await gateway.router.route(
-                modelGroup: model, request: ProviderRequest(endpoint: endpoint, body: Self.upstreamBody(f.object),
-                                                            stream: stream, tenant: tenant),
-                requestFallbacks: fallbacks, disableFallbacks: disableFallbacks)
-        } catch {
+            routed = try await RequestDeadline.run(until: deadline, seconds: limits.requestDeadline) {
+                try await router.route(modelGroup: model, request: providerRequest, requestFallbacks: fallbacks,
+                                       disableFallbacks: disableFallbacks)
+            }
+        } catch let error as RouterError {
             var e = OpenAIError(error.error)
             e.headers[HTTPField.Name("x-litellm-attempted-retries")!] = String(error.attemptedRetries)
             e.headers[HTTPField.Name("x-litellm-attempted-fallbacks")!] = String(error.attemptedFallbacks)
@@ -125,7 +132,8 @@ struct GatewayRoutes: Sendable {
                 await gateway.limiter.charge(limitedKey, tokens: tokens)
             }
             return server.json(json, headers: headers)
-        case .stream(let chunks):
+        case .stream(let routedChunks):
+            let chunks = RequestDeadline.stream(routedChunks, until: deadline, seconds: limits.requestDeadline)
             let cache = gateway.cache, limiter = gateway.limiter
             let store: (@Sendable ([JSONValue]) async -> Void)?
             if cache != nil || limitedKey != nil {

@@ -20,12 +20,14 @@ struct ChatCompletionsRoute: Sendable {
             throw OpenAIError.badParameter("top_logprobs", "'top_logprobs' requires 'logprobs' to be true.")
         }
         let prompt = server.template.tokens(messages, tokenizer: server.tokenizer)
+        try server.settings.limits.check(promptTokens: prompt.count, param: "messages")
         try params.checkContext(promptTokens: prompt.count, contextLength: server.contextLength, param: "messages")
 
         let streams = (0..<params.n).map { i in
             ChoiceStream(engine: server.engine, request: params.engineRequest(
                 prompt: prompt, contextLength: server.contextLength, index: i, logprobs: logprobs,
-                topLogprobs: topLogprobs, publicPrefixTokens: server.publicPrefixes.publicTokens(of: prompt)),
+                topLogprobs: topLogprobs, publicPrefixTokens: server.publicPrefixes.publicTokens(of: prompt),
+                outputLimit: server.settings.limits.maxOutputTokens),
                 stops: params.stop)
         }
         try await server.start(streams, param: "messages")

@@ -30,6 +30,7 @@ struct CompletionsRoute: Sendable {
             throw OpenAIError.badParameter("suffix", "'suffix' (insertion) is not supported.")
         }
         for p in prompts {
+            try server.settings.limits.check(promptTokens: p.tokens.count, param: "prompt")
             try params.checkContext(promptTokens: p.tokens.count, contextLength: server.contextLength, param: "prompt")
         }
 
@@ -42,7 +43,8 @@ struct CompletionsRoute: Sendable {
                     streams.append(ChoiceStream(engine: server.engine, request: params.engineRequest(
                         prompt: p.tokens, contextLength: server.contextLength, index: i, logprobs: logprobs != nil,
                         topLogprobs: logprobs ?? 0,
-                        publicPrefixTokens: server.publicPrefixes.publicTokens(of: p.tokens)), stops: params.stop))
+                        publicPrefixTokens: server.publicPrefixes.publicTokens(of: p.tokens),
+                        outputLimit: server.settings.limits.maxOutputTokens), stops: params.stop))
                     promptOf.append(pi)
                 }
             }

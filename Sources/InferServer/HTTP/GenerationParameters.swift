@@ -64,11 +64,12 @@ struct GenerationParameters: Sendable {
     }
 
     /// The engine request for choice `index` (seeds `seed + index` so choices differ but stay reproducible).
+    /// `outputLimit` caps a request that names no `max_tokens` (the server's `maxOutputTokens`).
     func engineRequest(prompt: [Int], contextLength: Int, index: Int, logprobs: Bool, topLogprobs: Int,
-                       publicPrefixTokens: Int = 0) -> GenerationRequest {
+                       publicPrefixTokens: Int = 0, outputLimit: Int? = nil) -> GenerationRequest {
         var sampling = self.sampling
         if let seed = sampling.seed { sampling.seed = seed &+ UInt64(index) }
-        let budget = max(contextLength - prompt.count, 1)
+        let budget = min(max(contextLength - prompt.count, 1), outputLimit ?? Int.max)
         return GenerationRequest(promptTokens: prompt, maxTokens: min(maxTokens ?? budget, budget),
                                  sampling: sampling, stopAtEndOfGeneration: !ignoreEOS, tenant: tenant, cacheSalt: cacheSalt,
                                  publicPrefixTokens: tenant == nil ? 0 : publicPrefixTokens,

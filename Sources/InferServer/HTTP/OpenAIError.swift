@@ -94,6 +94,21 @@ extension OpenAIError {
         status: .tooManyRequests, message: "The server is overloaded (request queue full). Retry shortly.",
         type: "rate_limit_error", code: "rate_limit_exceeded", headers: [.retryAfter: "1"])
 
+    /// 429 when the server or one key already has its most concurrent requests in flight.
+    static func tooManyConcurrent(_ scope: String, limit: Int) -> OpenAIError {
+        OpenAIError(status: .tooManyRequests,
+                    message: "Too many concurrent requests \(scope) (limit \(limit)). Retry shortly.",
+                    type: "rate_limit_error", code: "too_many_concurrent_requests", headers: [.retryAfter: "1"])
+    }
+
+    /// 408 when a request runs past its deadline (LiteLLM's `Timeout` status).
+    static func deadlineExceeded(seconds: Double) -> OpenAIError {
+        let shown = seconds == seconds.rounded() && seconds < 1e9 ? String(Int(seconds)) : String(seconds)
+        return OpenAIError(status: .requestTimeout,
+                    message: "The request did not finish within its deadline of \(shown) seconds.",
+                    type: "timeout_error", code: "request_timeout")
+    }
+
     /// 500 without internals.
     static let internalError = OpenAIError(
         status: .internalServerError, message: "The server had an error while processing your request.",

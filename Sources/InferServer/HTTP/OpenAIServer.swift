@@ -19,6 +19,12 @@ struct ServerSettings: Sendable {
     var publicPrefixes: [String] = []
     /// Largest accepted request body (bigger: 413).
     var maxBodyBytes = 16 << 20
+    /// What one request may ask for, how many run at once, how long one may take.
+    var limits = RequestLimits()
+    /// Whether virtual keys get their own prefix-cache salt and response-cache scope (config
+    /// `general_settings.tenant_isolation`, default true). Off, every key shares the caches as the master
+    /// key does (a client `cache_salt` still separates what it salts).
+    var tenantIsolation = true
     /// Seconds in-flight requests get to finish on SIGINT / SIGTERM before they are cancelled.
     var shutdownTimeout = 30.0
 
@@ -42,6 +48,8 @@ struct OpenAIServer: Sendable {
     let keys: APIKeyStore
     /// Token forms of the declared public prefixes.
     let publicPrefixes: PublicPrefixes
+    /// API requests in flight (server-wide and per key limits).
+    let concurrency: ConcurrencyLimiter
 
     init(engine: InferenceEngine, settings: ServerSettings) {
         self.engine = engine
@@ -50,7 +58,15 @@ struct OpenAIServer: Sendable {
         metrics = ServerMetrics()
         created = Int(Date().timeIntervalSince1970)
         keys = APIKeyStore(masterKey: settings.apiKey, keys: settings.virtualKeys)
+        concurrency = ConcurrencyLimiter(limit: settings.limits.maxConcurrentRequests,
+                                         perTenantLimit: settings.limits.maxConcurrentPerKey)
         publicPrefixes = PublicPrefixes(settings.publicPrefixes, template: template, tokenizer: engine.model.tokenizer)
+    }
+
+    /// The tenant that isolates a caller's caches: derived on the server from its key (nil for the master
+    /// key, an open server, or with isolation off).
+    func tenant(of caller: Caller) -> String? {
+        settings.tenantIsolation ? caller.tenant : nil
     }
 
     /// The authenticated caller (the auth middleware already turned missing or wrong keys into 401s).
