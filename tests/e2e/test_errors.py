@@ -220,3 +220,27 @@ def test_429_when_queue_full():
     finally:
         code = srv.stop()
         assert code == 0, f"exit status {code}; log tail:\n{srv.log_tail()}"
+
+
+@pytest.mark.parametrize("case", ["truncated-tensors", "truncated-header", "random-bytes", "empty", "missing"])
+def test_broken_model_file_fails_at_start_with_a_clear_message(tmp_path, case):
+    """A broken model file stops `infer serve` at once, exit status non-zero, naming the file and the fault."""
+    import subprocess
+    from support import INFER_BIN, MODEL
+    path = tmp_path / f"{case}.gguf"
+    with open(MODEL, "rb") as f:
+        head = f.read(8 << 20)
+    expected = {
+        "truncated-tensors": (head, "lies outside the file"),      # header intact, tensor data cut off
+        "truncated-header": (head[:1_000_000], "bytes remain"),   # cut inside the vocabulary
+        "random-bytes": (os.urandom(4096), "not a GGUF file"),
+        "empty": (b"", "file ends while reading magic"),
+        "missing": (None, "No such file"),
+    }[case]
+    if expected[0] is not None:
+        path.write_bytes(expected[0])
+    done = subprocess.run([str(INFER_BIN), "serve", "--model", str(path), "--port", "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0, done.stderr
+    assert str(path) in done.stderr and expected[1] in done.stderr, done.stderr
+    assert done.stderr.count(expected[1]) == 1, done.stderr   # said once, not repeated

@@ -17,7 +17,8 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        if let underlying { return "\(message) (\(underlying))" }
+        // The underlying error only when the message does not already spell it out.
+        if let underlying, !message.contains("\(underlying)") { return "\(message) (\(underlying))" }
         return message
     }
 }
