@@ -68,6 +68,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds in-flight requests get to finish on SIGINT/SIGTERM.")
     var shutdownTimeout = 30.0
 
+    @Option(name: .long, help: "Seconds one write of a streamed response may block (client not reading) before the stream is closed and its generation cancelled (0 = never).")
+    var writeTimeout = 30.0
+
     @Option(name: .long, help: "Log level (trace, debug, info, notice, warning, error).")
     var logLevel = "info"
 
@@ -91,8 +94,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
-        guard kvCacheTokens > 0, maxRunning > 0, maxQueued >= 0, shutdownTimeout >= 0 else {
-            throw ValidationError("--kv-cache-tokens, --max-running must be positive")
+        guard kvCacheTokens > 0, maxRunning > 0, maxQueued >= 0, shutdownTimeout >= 0, writeTimeout >= 0 else {
+            throw ValidationError("--kv-cache-tokens, --max-running must be positive (--shutdown-timeout, --write-timeout not negative)")
         }
         for (name, value) in [("--max-body-bytes", maxBodyBytes), ("--max-prompt-tokens", maxPromptTokens),
                               ("--max-output-tokens", maxOutputTokens), ("--max-n", maxN),
@@ -191,7 +194,7 @@ struct ServeCommand: AsyncParsableCommand {
             maxBodyBytes: maxBodyBytes ?? general.flatMap { $0.maxRequestSizeMB.map { Int($0 * 1_048_576) } } ?? (16 << 20),
             limits: limits(general),
             tenantIsolation: general?.tenantIsolation ?? true,
-            shutdownTimeout: shutdownTimeout)
+            shutdownTimeout: shutdownTimeout, writeTimeout: writeTimeout > 0 ? writeTimeout : nil)
         let server = OpenAIServer(engine: engine, settings: settings)
         var config = gatewayConfig ?? GatewayConfig()
         if gatewayConfig == nil {

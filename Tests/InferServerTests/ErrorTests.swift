@@ -17,6 +17,7 @@ struct ErrorTests {
         ("/v1/chat/completions", #"{"messages": [{"role": "tool", "content": "x"}]}"#, 400, "messages[0].role", nil),
         ("/v1/chat/completions", #"{"messages": [{"content": "x"}]}"#, 400, "messages[0].role", nil),
         ("/v1/chat/completions", #"{"messages": [{"role": "user", "content": 5}]}"#, 400, "messages[0].content", nil),
+        ("/v1/chat/completions", #"{"messages": [{"role": "user", "content": []}]}"#, 400, "messages[0].content", nil),
         ("/v1/chat/completions", #"{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]}"#, 400, "messages[0].content[0]", nil),
         ("/v1/chat/completions", #"{"messages": [{"role": "user", "content": "x"}], "temperature": "hot"}"#, 400, "temperature", nil),
         ("/v1/chat/completions", #"{"messages": [{"role": "user", "content": "x"}], "temperature": 3}"#, 400, "temperature", nil),

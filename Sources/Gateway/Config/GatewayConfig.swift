@@ -58,7 +58,8 @@ public struct DeploymentParams: Sendable {
     public var weight: Double?
     /// Total seconds per upstream call.
     public var timeout: Double?
-    /// Seconds to the first streamed chunk.
+    /// Seconds to the first streamed chunk and between chunks (LiteLLM's `stream_timeout`, httpx's read
+    /// timeout); unset: no first-chunk limit, `HTTPClientRequest.defaultStreamIdleTimeout` between chunks.
     public var streamTimeout: Double?
     public var maxRetries: Int?
     /// `extra_headers`, sent with every upstream request.
@@ -107,7 +108,8 @@ public struct RouterSettings: Sendable {
     public var numRetries = 2
     /// Total seconds per upstream call.
     public var timeout: Double? = 600
-    /// Seconds to the first streamed chunk.
+    /// Seconds to the first streamed chunk and between chunks (LiteLLM's `stream_timeout`, httpx's read
+    /// timeout); unset: no first-chunk limit, `HTTPClientRequest.defaultStreamIdleTimeout` between chunks.
     public var streamTimeout: Double?
     /// Failures per minute a deployment may have before it is cooled down.
     public var allowedFails = 3

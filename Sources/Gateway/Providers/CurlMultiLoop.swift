@@ -59,10 +59,11 @@ final class CurlMultiLoop: @unchecked Sendable {
             }
             let now = DispatchTime.now().uptimeNanoseconds
             for transfer in active.values {
-                if let deadline = transfer.firstByteDeadline, now >= deadline {
-                    let seconds = transfer.firstByteTimeout ?? 0
-                    remove(transfer, error: HTTPClientError(
-                        kind: .timeout, message: "no response data within \(seconds) s (first-byte timeout)"))
+                if let deadline = transfer.dataDeadline, now >= deadline {
+                    let message = transfer.receivedData
+                        ? "no data for \(transfer.idleTimeout ?? 0) s in the middle of the response (stream idle timeout)"
+                        : "no response data within \(transfer.firstByteTimeout ?? 0) s (first-byte timeout)"
+                    remove(transfer, error: HTTPClientError(kind: .timeout, message: message))
                 }
             }
 
@@ -82,7 +83,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             var waitMs: Int32 = active.isEmpty ? 1000 : 200
             let now2 = DispatchTime.now().uptimeNanoseconds
             for transfer in active.values {
-                if let deadline = transfer.firstByteDeadline {
+                if let deadline = transfer.dataDeadline {
                     let remaining = deadline > now2 ? Int32(min((deadline - now2) / 1_000_000 + 1, 200)) : 0
                     waitMs = min(waitMs, remaining)
                 }

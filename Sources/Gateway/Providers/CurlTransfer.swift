@@ -10,8 +10,13 @@ final class CurlTransfer: @unchecked Sendable {
     let easy: UnsafeMutableRawPointer
     let bodyStream: AsyncThrowingStream<[UInt8], any Error>
     let firstByteTimeout: Double?
+    let idleTimeout: Double?
     var headContinuation: CheckedContinuation<Result<HTTPResponseHead, HTTPClientError>, Never>?
-    private(set) var firstByteDeadline: UInt64?
+    /// When the loop aborts the transfer for lack of data: the first-byte deadline until body data arrives,
+    /// then (with an idle timeout) the idle deadline, pushed back by every piece of the body.
+    private(set) var dataDeadline: UInt64?
+    /// Whether any body data arrived (which of the two deadlines `dataDeadline` is).
+    private(set) var receivedData = false
 
     private let bodyContinuation: AsyncThrowingStream<[UInt8], any Error>.Continuation
     private var headerList: UnsafeMutablePointer<curl_slist>?
@@ -38,6 +43,7 @@ final class CurlTransfer: @unchecked Sendable {
         }
         easy = handle
         firstByteTimeout = request.firstByteTimeout
+        idleTimeout = request.idleTimeout
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         (bodyStream, bodyContinuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
@@ -102,7 +108,7 @@ final class CurlTransfer: @unchecked Sendable {
     /// Called by the loop when the handle is added.
     func start() {
         if let seconds = firstByteTimeout, seconds > 0 {
-            firstByteDeadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+            dataDeadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
         }
     }
 
@@ -122,7 +128,12 @@ final class CurlTransfer: @unchecked Sendable {
     }
 
     private func receivedBody(_ bytes: UnsafeRawBufferPointer) {
-        firstByteDeadline = nil
+        receivedData = true
+        if let seconds = idleTimeout, seconds > 0 {
+            dataDeadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+        } else {
+            dataDeadline = nil
+        }
         if headContinuation != nil {
             var status = 0
             _ = ccurl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
@@ -144,7 +155,7 @@ final class CurlTransfer: @unchecked Sendable {
     func finish(error: HTTPClientError?) {
         guard !finished else { return }
         finished = true
-        firstByteDeadline = nil
+        dataDeadline = nil
         if let error {
             if let continuation = headContinuation {
                 headContinuation = nil

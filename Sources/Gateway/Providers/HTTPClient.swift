@@ -15,15 +15,22 @@ public struct HTTPClientRequest: Sendable {
     public var timeout: Double?
     /// Seconds until the first byte of the response body; nil = no limit.
     public var firstByteTimeout: Double?
+    /// Seconds allowed between two pieces of the response body once it has started (a stream whose
+    /// upstream stalls without closing); nil = no limit (the total `timeout` still applies).
+    public var idleTimeout: Double?
+
+    /// The idle limit between streamed chunks when the deployment sets no `stream_timeout`.
+    public static let defaultStreamIdleTimeout: Double = 60
 
     public init(url: String, method: String = "POST", headers: [(String, String)] = [], body: [UInt8] = [],
-                timeout: Double? = nil, firstByteTimeout: Double? = nil) {
+                timeout: Double? = nil, firstByteTimeout: Double? = nil, idleTimeout: Double? = nil) {
         self.url = url
         self.method = method
         self.headers = headers
         self.body = body
         self.timeout = timeout
         self.firstByteTimeout = firstByteTimeout
+        self.idleTimeout = idleTimeout
     }
 }
 

@@ -106,7 +106,11 @@ extension HTTPClient {
             headers: [("Content-Type", "application/json"),
                       ("Accept", request.stream ? "text/event-stream" : "application/json")] + headers,
             body: Array(body.serialized().utf8), timeout: request.timeout,
-            firstByteTimeout: request.stream ? request.streamTimeout : nil)
+            firstByteTimeout: request.stream ? request.streamTimeout : nil,
+            // LiteLLM's stream_timeout is httpx's read timeout: it bounds the wait for the first chunk and
+            // the gap between chunks. Unset, the first chunk may take as long as `timeout` (a long prefill)
+            // but a stream that stalls mid-way ends after `defaultStreamIdleTimeout`.
+            idleTimeout: request.stream ? (request.streamTimeout ?? HTTPClientRequest.defaultStreamIdleTimeout) : nil)
         let response: HTTPClientResponse
         do {
             response = try await execute(httpRequest)

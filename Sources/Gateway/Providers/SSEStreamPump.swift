@@ -56,6 +56,13 @@ enum SSEStreamPump {
                     throw ProviderError(status: 502, message: "Upstream stream ended without any data",
                                         type: "api_error", kind: .server)
                 }
+                if !done {
+                    // The connection ended cleanly (close-delimited body) but the upstream never sent its end
+                    // marker (`[DONE]`, `message_stop`): it died mid-answer. Without this the client would get
+                    // a truncated answer that looks complete (and the cache would store it).
+                    throw ProviderError(status: 502, message: "Upstream closed the stream before its end marker",
+                                        type: "api_error", kind: .server)
+                }
                 first.signal(nil)
                 continuation.finish()
             } catch {

@@ -33,15 +33,15 @@ struct GatewayRoutes: Sendable {
     let server: OpenAIServer
     let gateway: GatewayPipeline
 
-    func chat(_ request: Request, _ context: some RequestContext) async throws -> Response {
+    func chat(_ request: Request, _ context: InferRequestContext) async throws -> Response {
         try await handle(request, context, endpoint: .chat, kind: .chat)
     }
 
-    func completions(_ request: Request, _ context: some RequestContext) async throws -> Response {
+    func completions(_ request: Request, _ context: InferRequestContext) async throws -> Response {
         try await handle(request, context, endpoint: .completions, kind: .completion)
     }
 
-    private func handle(_ request: Request, _ context: some RequestContext, endpoint: Endpoint,
+    private func handle(_ request: Request, _ context: InferRequestContext, endpoint: Endpoint,
                         kind: CacheRequestKind) async throws -> Response {
         let f = try await server.readFields(request)
         let limits = server.settings.limits
@@ -100,21 +100,39 @@ struct GatewayRoutes: Sendable {
                     return SSEResponse.response(AsyncThrowingStream { c in
                         for chunk in chunks { c.yield(chunk) }
                         c.finish()
-                    }, headers: headers, logger: logger)
+                    }, headers: headers, logger: logger, writeTimeout: server.settings.writeTimeout,
+                    onWriteTimeout: { [metrics = server.metrics] in await metrics.streamWriteTimedOut() })
                 }
                 return server.json(cached, headers: headers)
             }
         }
 
         // 2. Router, under the request's deadline (a stream's rest is cut off at the same instant below).
+        // A non-streaming answer is written only once complete: if the client hangs up meanwhile, the work
+        // (engine generation, upstream call) is cancelled instead of running to max_tokens for nobody.
+        // Streams notice a dead client on their next write (SSEResponse, --write-timeout).
         let routed: RoutedResult
         let router = gateway.router
         let providerRequest = ProviderRequest(endpoint: endpoint, body: Self.upstreamBody(f.object), stream: stream,
                                               tenant: tenant)
-        do {
-            routed = try await RequestDeadline.run(until: deadline, seconds: limits.requestDeadline) {
+        let route: @Sendable () async throws -> RoutedResult = {
+            try await RequestDeadline.run(until: deadline, seconds: limits.requestDeadline) {
                 try await router.route(modelGroup: model, request: providerRequest, requestFallbacks: fallbacks,
                                        disableFallbacks: disableFallbacks)
+            }
+        }
+        do {
+            if stream {
+                routed = try await route()
+            } else {
+                let metrics = server.metrics
+                do {
+                    routed = try await ClientDisconnect.cancellingOnClose(context.channel) { try await route() }
+                } catch let error as OpenAIError where error.code == "client_closed_request" {
+                    logger.info("client closed the connection: non-streaming request cancelled")
+                    await metrics.clientDisconnected()
+                    throw error
+                }
             }
         } catch let error as RouterError {
             var e = OpenAIError(error.error)
@@ -147,7 +165,10 @@ struct GatewayRoutes: Sendable {
             } else {
                 store = nil
             }
-            return SSEResponse.response(chunks, headers: headers, logger: logger, onComplete: store)
+            return SSEResponse.response(chunks, headers: headers, logger: logger,
+                                        writeTimeout: server.settings.writeTimeout,
+                                        onWriteTimeout: { [metrics = server.metrics] in await metrics.streamWriteTimedOut() },
+                                        onComplete: store)
         }
     }
 

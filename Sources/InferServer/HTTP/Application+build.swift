@@ -14,7 +14,7 @@ import NIOCore
 func buildApplication(_ server: OpenAIServer, gateway build: GatewayBuild? = nil,
                       logger: Logger = Logger(label: "infer.serve"),
                       onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-    let router = Router(context: BasicRequestContext.self)
+    let router = Router(context: InferRequestContext.self)
     router.add(middleware: MetricsMiddleware(metrics: server.metrics))
     router.add(middleware: ErrorEnvelopeMiddleware(maxBodyBytes: server.settings.maxBodyBytes))
     router.add(middleware: APIKeyMiddleware(keys: server.keys))

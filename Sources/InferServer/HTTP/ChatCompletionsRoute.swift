@@ -130,6 +130,9 @@ struct ChatCompletionsRoute: Sendable {
         switch value {
         case .string(let s): return s
         case .array(let parts):
+            guard !parts.isEmpty else {
+                throw OpenAIError.badParameter(path, "'\(path)' must not be an empty array.")
+            }
             return try parts.enumerated().map { j, part in
                 guard case .string(let type)? = part["type"], type == "text", case .string(let text)? = part["text"] else {
                     throw OpenAIError.badParameter("\(path)[\(j)]",

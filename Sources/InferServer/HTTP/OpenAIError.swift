@@ -42,7 +42,15 @@ struct OpenAIError: HTTPResponseError, Sendable {
 
 extension OpenAIError {
     /// Parses a request body; a 400 `invalid_json` error on malformed input.
+    ///
+    /// NOTE: the body must be UTF-8 (RFC 8259 section 8.1). The parser itself is lenient (it replaces invalid
+    /// sequences with U+FFFD, which is right for upstream answers and cache entries), so a client's bytes
+    /// are validated here: garbage in a prompt is the client's error, not text to generate from.
+    /// Nesting deeper than 512 is a parse error too (no deep recursion on hostile input).
     static func parseJSON(_ data: Data) throws -> JSONValue {
+        guard String(validating: data, as: UTF8.self) != nil else {
+            throw OpenAIError.invalidRequest("The request body is not valid UTF-8.", code: "invalid_json")
+        }
         do {
             return try JSONValue.parse(data)
         } catch {

@@ -27,6 +27,9 @@ struct ServerSettings: Sendable {
     var tenantIsolation = true
     /// Seconds in-flight requests get to finish on SIGINT / SIGTERM before they are cancelled.
     var shutdownTimeout = 30.0
+    /// Seconds one write of a streamed response may take (a client that stopped reading): after that the
+    /// stream is closed and its generation cancelled. nil or 0 = no limit.
+    var writeTimeout: Double? = 30
 
     /// The default model id: the file name without `.gguf`.
     static func defaultModelName(path: String) -> String {
@@ -91,13 +94,22 @@ struct OpenAIServer: Sendable {
         }
         var buffer = ByteBuffer()
         var total = 0
-        for try await chunk in request.body {
-            total += chunk.readableBytes
-            if total <= limit {
-                buffer.writeImmutableBuffer(chunk)
-            } else if total > drainLimit {
-                break
+        do {
+            for try await chunk in request.body {
+                total += chunk.readableBytes
+                if total <= limit {
+                    buffer.writeImmutableBuffer(chunk)
+                } else if total > drainLimit {
+                    break
+                }
             }
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // The body broke off (connection half-closed before Content-Length bytes, bad chunked framing):
+            // the client's error, not a 500.
+            throw OpenAIError.invalidRequest("The request body is incomplete or malformed (\(total) bytes read).",
+                                             code: "invalid_body")
         }
         if total > limit { throw OpenAIError.bodyTooLarge(limit: limit) }
         return try RequestFields(OpenAIError.parseJSON(Data(buffer.readableBytesView)))

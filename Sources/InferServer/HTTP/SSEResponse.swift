@@ -8,34 +8,67 @@ enum LocalReply: Sendable {
     case chunks(AsyncThrowingStream<JSONValue, any Error>)
 }
 
+/// A stream write that did not complete within the server's `--write-timeout`.
+struct StreamWriteTimeout: Error, CustomStringConvertible {
+    let seconds: Double
+    var description: String { "a stream write did not complete within \(seconds) s" }
+}
+
 /// Server-sent events exactly as OpenAI sends them: `data: {chunk}` per chunk, then `data: [DONE]`.
 enum SSEResponse {
     /// Streams `chunks`; an error thrown by the stream goes out as one `data: {"error": ...}` event before
     /// `[DONE]` (headers are already sent by then). `onComplete` gets every chunk when the stream ended
     /// normally and the client received it all (used to store streamed answers in the response cache).
     /// A failed write (client gone) stops consuming, which cancels the producer.
+    ///
+    /// `writeTimeout`: a write that does not complete within that many seconds (a client that stopped
+    /// reading: its TCP window and our send buffers are full) ends the response: the connection is closed
+    /// and the producer cancelled, which cancels the engine request and frees its KV blocks. Without it a
+    /// stalled client would hold its sequence until max_tokens. `onWriteTimeout` is told (metrics).
+    ///
+    /// NOTE: between the engine and this writer the chunks wait in unbounded `AsyncThrowingStream`s
+    /// (engine events -> `ChoiceDriver` -> here). That buffer is bounded by the request itself: one event
+    /// per generated token, at most `max_tokens` (capped by the context length) per choice, at most 16
+    /// choices; a stalled reader therefore costs at most one answer's worth of chunks, and only until the
+    /// write timeout fires. The alternative (a bounded buffer that blocks the producer) would stall the
+    /// engine's continuous batching for everyone, since one engine thread serves every sequence.
     static func response(_ chunks: AsyncThrowingStream<JSONValue, any Error>, headers: HTTPFields = [:],
-                         logger: Logger,
+                         logger: Logger, writeTimeout: Double? = nil,
+                         onWriteTimeout: (@Sendable () async -> Void)? = nil,
                          onComplete: (@Sendable ([JSONValue]) async -> Void)? = nil) -> Response {
         let body = ResponseBody { writer in
+            let out = TimedWriter(writer, timeout: writeTimeout)
             var sent: [JSONValue] = []
             var failed = false
             do {
-                for try await chunk in chunks {
-                    try await writer.write(ByteBuffer(string: "data: \(chunk.serialized())\n\n"))
-                    if onComplete != nil { sent.append(chunk) }
+                do {
+                    for try await chunk in chunks {
+                        try await out.write("data: \(chunk.serialized())\n\n")
+                        if onComplete != nil { sent.append(chunk) }
+                    }
+                } catch let error as OpenAIError {
+                    failed = true
+                    try await out.write("data: \(error.body.serialized())\n\n")
+                } catch let error as ProviderError {
+                    // An upstream that failed after its first chunk (closed, reset, stalled past stream_timeout).
+                    failed = true
+                    logger.warning("upstream stream failed: \(error.message)")
+                    try await out.write("data: \(OpenAIError(error).body.serialized())\n\n")
+                } catch let error as CancellationError {
+                    throw error
+                } catch let error as StreamWriteTimeout {
+                    throw error
+                } catch {
+                    failed = true
+                    logger.error("stream failed: \(String(reflecting: error))")
+                    try await out.write("data: \(OpenAIError.internalError.body.serialized())\n\n")
                 }
-            } catch let error as OpenAIError {
-                failed = true
-                try await writer.write(ByteBuffer(string: "data: \(error.body.serialized())\n\n"))
-            } catch let error as CancellationError {
+                try await out.write("data: [DONE]\n\n")
+            } catch let error as StreamWriteTimeout {
+                logger.warning("closing a stream whose client stopped reading: \(error)")
+                await onWriteTimeout?()
                 throw error
-            } catch {
-                failed = true
-                logger.error("stream failed: \(String(reflecting: error))")
-                try await writer.write(ByteBuffer(string: "data: \(OpenAIError.internalError.body.serialized())\n\n"))
             }
-            try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
             try await writer.finish(nil)
             if !failed, let onComplete { await onComplete(sent) }
         }
@@ -43,5 +76,39 @@ enum SSEResponse {
         fields[.contentType] = "text/event-stream"
         fields[.cacheControl] = "no-cache"
         return Response(status: .ok, headers: fields, body: body)
+    }
+}
+
+/// Writes through a copy of the response body writer, each write racing a timer.
+///
+/// NOTE: `@unchecked Sendable`: the writer is used by one write at a time (each `write` awaits its child
+/// task before returning), never concurrently. Hummingbird's writer is a value wrapping NIO's async
+/// channel writer (a reference), so writing through a copy writes the same connection. A cancelled write
+/// (the timer won) is resumed by NIO's `NIOAsyncWriter` with a `CancellationError`.
+private final class TimedWriter: @unchecked Sendable {
+    private var writer: any ResponseBodyWriter
+    private let timeout: Double?
+
+    init(_ writer: any ResponseBodyWriter, timeout: Double?) {
+        self.writer = writer
+        self.timeout = timeout
+    }
+
+    func write(_ text: String) async throws {
+        let buffer = ByteBuffer(string: text)
+        guard let timeout, timeout > 0 else {
+            try await writer.write(buffer)
+            return
+        }
+        let completed = try await withThrowingTaskGroup(of: Bool.self, returning: Bool.self) { group in
+            group.addTask { try await self.writer.write(buffer); return true }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
+                return false
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? false
+        }
+        if !completed { throw StreamWriteTimeout(seconds: timeout) }
     }
 }

@@ -35,12 +35,20 @@ actor ServerMetrics {
     private var promptTokens = 0
     private var completionTokens = 0
     private var cachedTokens = 0
+    private var writeTimeouts = 0
+    private var disconnects = 0
 
     /// Records one finished HTTP request.
     func request(route: String, status: Int, seconds: Double) {
         requests["\(route)|\(status)", default: 0] += 1
         latency[route, default: Histogram(bounds: Self.latencyBounds)].observe(seconds)
     }
+
+    /// Records a stream closed because its client stopped reading (`--write-timeout`).
+    func streamWriteTimedOut() { writeTimeouts += 1 }
+
+    /// Records a non-streaming request cancelled because its client hung up.
+    func clientDisconnected() { disconnects += 1 }
 
     /// Records one finished choice.
     func choice(_ usage: ChoiceUsage) {
@@ -69,6 +77,11 @@ actor ServerMetrics {
                    Double(completionTokens))
         out.metric("infer_cached_prompt_tokens_total", "counter", "Prompt tokens served from the prefix cache.",
                    Double(cachedTokens))
+        out.metric("infer_stream_write_timeouts_total", "counter",
+                   "Streams closed (generation cancelled) because a write did not complete within --write-timeout.",
+                   Double(writeTimeouts))
+        out.metric("infer_client_disconnects_total", "counter",
+                   "Non-streaming requests cancelled because the client closed the connection.", Double(disconnects))
 
         out.metric("infer_engine_prefill_tokens_total", "counter", "Tokens run through the model as prompt work.",
                    Double(engine.prefillTokens))
