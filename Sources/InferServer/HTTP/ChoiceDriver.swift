@@ -107,6 +107,10 @@ enum ChoiceDriver {
                         if remaining == 0 { break }
                     }
                     continuation.finish()
+                    // NOTE: a cancelled consumer (client gone) ends `for await` with nil rather than an error;
+                    // without this check the stream "finished normally" with no usage, so the request was
+                    // logged as `prompt=0 cached=0 completion=0` and its usage chunk was built for nobody.
+                    try Task.checkCancellation()
                 }
                 if includeUsage { out.yield(format.usage(UsageTotals(perPrompt: usages))) }
                 out.finish()
@@ -114,7 +118,11 @@ enum ChoiceDriver {
             } catch {
                 // The consumer went away (or the task was cancelled at shutdown): stop generating.
                 for s in streams { s.cancel() }
-                if !(error is CancellationError) { logger.info("stream ended early: \(error)") }
+                if error is CancellationError {
+                    logger.info("stream cancelled (client gone or shutdown)")
+                } else {
+                    logger.info("stream ended early: \(error)")
+                }
                 out.finish(throwing: error)
             }
         }

@@ -37,31 +37,39 @@ enum SSEResponse {
                          onWriteTimeout: (@Sendable () async -> Void)? = nil,
                          onComplete: (@Sendable ([JSONValue]) async -> Void)? = nil) -> Response {
         let body = ResponseBody { writer in
-            let out = TimedWriter(writer, timeout: writeTimeout)
+            let out = TimedWriter(writer, timeout: writeTimeout, logger: logger)
             var sent: [JSONValue] = []
             var failed = false
+            var iterator = chunks.makeAsyncIterator()
             do {
-                do {
-                    for try await chunk in chunks {
-                        try await out.write("data: \(chunk.serialized())\n\n")
-                        if onComplete != nil { sent.append(chunk) }
+                // Reading the stream and writing to the client fail differently: a failed read is the
+                // producer's error (it goes out as an error event); a failed write means the client is gone
+                // or stalled (rethrown: Hummingbird closes the connection, the producer is cancelled).
+                while true {
+                    let next: JSONValue?
+                    do {
+                        next = try await iterator.next()
+                    } catch let error as OpenAIError {
+                        failed = true
+                        try await out.write("data: \(error.body.serialized())\n\n")
+                        break
+                    } catch let error as ProviderError {
+                        // An upstream that failed after its first chunk (closed, reset, stalled past stream_timeout).
+                        failed = true
+                        logger.warning("upstream stream failed: \(error.message)")
+                        try await out.write("data: \(OpenAIError(error).body.serialized())\n\n")
+                        break
+                    } catch let error as CancellationError {
+                        throw error
+                    } catch {
+                        failed = true
+                        logger.error("stream failed: \(String(reflecting: error))")
+                        try await out.write("data: \(OpenAIError.internalError.body.serialized())\n\n")
+                        break
                     }
-                } catch let error as OpenAIError {
-                    failed = true
-                    try await out.write("data: \(error.body.serialized())\n\n")
-                } catch let error as ProviderError {
-                    // An upstream that failed after its first chunk (closed, reset, stalled past stream_timeout).
-                    failed = true
-                    logger.warning("upstream stream failed: \(error.message)")
-                    try await out.write("data: \(OpenAIError(error).body.serialized())\n\n")
-                } catch let error as CancellationError {
-                    throw error
-                } catch let error as StreamWriteTimeout {
-                    throw error
-                } catch {
-                    failed = true
-                    logger.error("stream failed: \(String(reflecting: error))")
-                    try await out.write("data: \(OpenAIError.internalError.body.serialized())\n\n")
+                    guard let chunk = next else { break }
+                    try await out.write("data: \(chunk.serialized())\n\n")
+                    if onComplete != nil { sent.append(chunk) }
                 }
                 try await out.write("data: [DONE]\n\n")
             } catch let error as StreamWriteTimeout {
@@ -88,14 +96,28 @@ enum SSEResponse {
 private final class TimedWriter: @unchecked Sendable {
     private var writer: any ResponseBodyWriter
     private let timeout: Double?
+    private let logger: Logger
 
-    init(_ writer: any ResponseBodyWriter, timeout: Double?) {
+    init(_ writer: any ResponseBodyWriter, timeout: Double?, logger: Logger) {
         self.writer = writer
         self.timeout = timeout
+        self.logger = logger
     }
 
+    /// Writes one event; a failure other than the timeout (the client closed the connection, a routine
+    /// event under load) is logged at debug level and rethrown.
     func write(_ text: String) async throws {
-        let buffer = ByteBuffer(string: text)
+        do {
+            try await timedWrite(ByteBuffer(string: text))
+        } catch let error as StreamWriteTimeout {
+            throw error
+        } catch {
+            logger.debug("client gone mid-stream: \(error)")
+            throw error
+        }
+    }
+
+    private func timedWrite(_ buffer: ByteBuffer) async throws {
         guard let timeout, timeout > 0 else {
             try await writer.write(buffer)
             return
