@@ -116,6 +116,28 @@ class Server:
         return openai.OpenAI(base_url=f"{self.url}/v1", api_key=api_key, max_retries=0, timeout=300, **kw)
 
 
+def read_http_response(sock):
+    """Reads one HTTP/1.1 response from a raw socket until the connection closes or the declared body is
+    complete; returns (status, lowercased headers, body bytes)."""
+    data = b""
+    while True:
+        part = sock.recv(65536)
+        if not part:
+            break
+        data += part
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if sep:
+            length = next((int(l.split(b":")[1]) for l in head.split(b"\r\n")
+                           if l.lower().startswith(b"content-length:")), None)
+            if length is not None and len(rest) >= length:
+                break
+    assert data, "the server closed the connection without a response"
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode(errors="replace").split("\r\n")
+    headers = {l.split(":", 1)[0].lower(): l.split(":", 1)[1].strip() for l in lines[1:] if ":" in l}
+    return int(lines[0].split()[1]), headers, rest
+
+
 def license_text():
     """Real English text for long prompts: Debian's license texts (aliases skipped), about 230k characters."""
     root = pathlib.Path("/usr/share/common-licenses")

@@ -12,7 +12,7 @@ import httpx
 import openai
 import pytest
 
-from support import Server
+from support import Server, read_http_response
 
 OVERSIZE_BYTES = int(os.environ.get("INFER_E2E_OVERSIZE_BYTES", 64 * 1024 * 1024))
 
@@ -151,23 +151,7 @@ def raw_request(server, head, body_len, chunk=b"x" * 65536):
             s.sendall(b'"}')
         except (BrokenPipeError, ConnectionResetError):
             pass
-        data = b""
-        while True:
-            part = s.recv(65536)
-            if not part:
-                break
-            data += part
-            header, sep, rest = data.partition(b"\r\n\r\n")
-            if sep:
-                length = next((int(l.split(b":")[1]) for l in header.split(b"\r\n")
-                               if l.lower().startswith(b"content-length:")), None)
-                if length is not None and len(rest) >= length:
-                    break
-    assert data, "the server closed the connection without any response"
-    header, _, rest = data.partition(b"\r\n\r\n")
-    lines = header.decode(errors="replace").split("\r\n")
-    headers = {l.split(":", 1)[0].lower(): l.split(":", 1)[1].strip() for l in lines[1:] if ":" in l}
-    return int(lines[0].split()[1]), headers, rest
+        return read_http_response(s)
 
 
 def test_413_body_too_large(server):

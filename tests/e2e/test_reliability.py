@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from support import MODEL, RedisServer, Server
+from support import MODEL, RedisServer, Server, read_http_response
 
 GROUP = "gemma"
 HANG = 60.0          # generous upper bound for anything that must merely "not hang"
@@ -72,23 +72,19 @@ def raw_socket(server, payload, half_close=False, timeout=HANG):
         s.sendall(payload)
         if half_close:
             s.shutdown(socket.SHUT_WR)
-        data = b""
-        while True:
-            part = s.recv(65536)
-            if not part:
-                break
-            data += part
-            head, sep, rest = data.partition(b"\r\n\r\n")
-            if sep:
-                length = next((int(l.split(b":")[1]) for l in head.split(b"\r\n")
-                               if l.lower().startswith(b"content-length:")), None)
-                if length is not None and len(rest) >= length:
-                    break
-    assert data, "the server closed the connection without a response"
-    head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode(errors="replace").split("\r\n")
-    headers = {l.split(":", 1)[0].lower(): l.split(":", 1)[1].strip() for l in lines[1:] if ":" in l}
-    return int(lines[0].split()[1]), headers, rest
+        return read_http_response(s)
+
+
+def wait_idle(server, baseline):
+    """Waits (bounded) until no sequence runs and the KV blocks in use are back at `baseline`; asserts it."""
+    deadline = time.monotonic() + 2 * HANG
+    while time.monotonic() < deadline:
+        if (metric(server, "infer_running_sequences") == 0
+                and metric(server, "infer_kv_blocks", 'state="used"') <= baseline):
+            break
+        time.sleep(0.25)
+    assert metric(server, "infer_running_sequences") == 0
+    assert metric(server, "infer_kv_blocks", 'state="used"') <= baseline
 
 
 def metric(server, name, labels=""):
@@ -664,14 +660,7 @@ def test_stalled_reader_does_not_hold_the_engine(write_timeout_server):
         assert r.status_code == 200, r.text
         # The write timeout cancels the stalled stream: its sequence ends and its blocks are freed long
         # before 30000 tokens could have been generated (minutes on this machine).
-        deadline = time.monotonic() + 2 * HANG
-        while time.monotonic() < deadline:
-            if (metric(server, "infer_running_sequences") == 0
-                    and metric(server, "infer_kv_blocks", 'state="used"') <= baseline):
-                break
-            time.sleep(0.25)
-        assert metric(server, "infer_running_sequences") == 0
-        assert metric(server, "infer_kv_blocks", 'state="used"') <= baseline
+        wait_idle(server, baseline)
         assert metric(server, "infer_stream_write_timeouts_total") >= 1
         assert metric(server, "infer_engine_decode_tokens_total") < 30000
     finally:
@@ -696,12 +685,5 @@ def test_non_streaming_client_disconnect_cancels_generation(write_timeout_server
         time.sleep(0.05)
     assert metric(server, "infer_running_sequences") >= 1
     s.close()
-    deadline = time.monotonic() + 2 * HANG
-    while time.monotonic() < deadline:
-        if (metric(server, "infer_running_sequences") == 0
-                and metric(server, "infer_kv_blocks", 'state="used"') <= baseline):
-            break
-        time.sleep(0.25)
-    assert metric(server, "infer_running_sequences") == 0
-    assert metric(server, "infer_kv_blocks", 'state="used"') <= baseline
+    wait_idle(server, baseline)
     assert metric(server, "infer_engine_decode_tokens_total") - before < 30000
