@@ -687,3 +687,41 @@ def test_non_streaming_client_disconnect_cancels_generation(write_timeout_server
     s.close()
     wait_idle(server, baseline)
     assert metric(server, "infer_engine_decode_tokens_total") - before < 30000
+
+
+def test_queued_stream_whose_client_leaves_never_runs():
+    """A streaming request still waiting in the queue when its client hangs up is cancelled there: it never
+    takes a running slot or any KV (without this it would be prefilled and decoded once for nobody)."""
+    server = Server("--max-running", "1", name="rel-queued").start()
+    try:
+        long_body = {"model": server.model, "max_tokens": 400, "ignore_eos": True,
+                     "messages": [{"role": "user", "content": "Write a long story."}]}
+        holder = threading.Thread(target=lambda: httpx.post(f"{server.url}/v1/chat/completions", json=long_body,
+                                                            timeout=HANG), daemon=True)
+        holder.start()
+        deadline = time.monotonic() + HANG
+        while metric(server, "infer_running_sequences") < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert metric(server, "infer_running_sequences") == 1
+        prefilled_before = metric(server, "infer_engine_prefill_tokens_total")
+        body = json.dumps({"model": server.model, "max_tokens": 8, "stream": True,
+                           "messages": [{"role": "user", "content": "Queued and abandoned."}]}).encode()
+        s = socket.create_connection((server.host, server.port))
+        s.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+        while metric(server, "infer_queue_depth") < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert metric(server, "infer_queue_depth") == 1
+        assert metric(server, "infer_running_sequences") == 1   # still behind the long request
+        s.close()
+        while metric(server, "infer_client_disconnects_total") < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert metric(server, "infer_client_disconnects_total") == 1
+        holder.join(HANG)
+        assert not holder.is_alive()
+        wait_idle(server, 0)
+        # The abandoned request was never prefilled: no prompt work since it arrived.
+        assert metric(server, "infer_engine_prefill_tokens_total") == prefilled_before
+        assert metric(server, "infer_queue_depth") == 0
+    finally:
+        assert server.stop() == 0, server.log_tail()

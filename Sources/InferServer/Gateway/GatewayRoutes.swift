@@ -108,9 +108,10 @@ struct GatewayRoutes: Sendable {
         }
 
         // 2. Router, under the request's deadline (a stream's rest is cut off at the same instant below).
-        // A non-streaming answer is written only once complete: if the client hangs up meanwhile, the work
-        // (engine generation, upstream call) is cancelled instead of running to max_tokens for nobody.
-        // Streams notice a dead client on their next write (SSEResponse, --write-timeout).
+        // Nothing is written until the answer is complete (or, for a stream, until its first event): if the
+        // client hangs up meanwhile (a response being generated, a stream still queued or in prefill), the
+        // work is cancelled instead of running for nobody. After that, streams notice a dead client on
+        // their next write (SSEResponse, --write-timeout).
         let routed: RoutedResult
         let router = gateway.router
         let providerRequest = ProviderRequest(endpoint: endpoint, body: Self.upstreamBody(f.object), stream: stream,
@@ -122,17 +123,13 @@ struct GatewayRoutes: Sendable {
             }
         }
         do {
-            if stream {
-                routed = try await route()
-            } else {
-                let metrics = server.metrics
-                do {
-                    routed = try await ClientDisconnect.cancellingOnClose(context.channel) { try await route() }
-                } catch let error as OpenAIError where error.code == "client_closed_request" {
-                    logger.info("client closed the connection: non-streaming request cancelled")
-                    await metrics.clientDisconnected()
-                    throw error
-                }
+            let metrics = server.metrics
+            do {
+                routed = try await ClientDisconnect.cancellingOnClose(context.channel) { try await route() }
+            } catch let error as OpenAIError where error.code == "client_closed_request" {
+                logger.info("client closed the connection before the first token: request cancelled")
+                await metrics.clientDisconnected()
+                throw error
             }
         } catch let error as RouterError {
             var e = OpenAIError(error.error)

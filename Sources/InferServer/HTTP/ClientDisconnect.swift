@@ -3,7 +3,7 @@ import Hummingbird
 import NIOCore
 
 /// The request context of the server: Hummingbird's basic context plus the connection's channel, so a
-/// non-streaming handler can notice its client hang up (see `ClientDisconnect`).
+/// handler can notice its client hang up before it has written anything (see `ClientDisconnect`).
 struct InferRequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     let channel: any Channel
@@ -14,7 +14,8 @@ struct InferRequestContext: RequestContext {
     }
 }
 
-/// Cancels work whose client has gone away while the server is still computing a non-streaming answer.
+/// Cancels work whose client has gone away before anything was written to it: a non-streaming answer
+/// still being generated, or a stream still queued or in prefill.
 ///
 /// Streams notice a dead client on their next write (or after `--write-timeout`); a non-streaming
 /// request writes nothing until its answer is complete, so without this its generation would run to

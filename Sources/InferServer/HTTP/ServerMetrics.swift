@@ -47,7 +47,7 @@ actor ServerMetrics {
     /// Records a stream closed because its client stopped reading (`--write-timeout`).
     func streamWriteTimedOut() { writeTimeouts += 1 }
 
-    /// Records a non-streaming request cancelled because its client hung up.
+    /// Records a request cancelled because its client hung up before anything was written to it.
     func clientDisconnected() { disconnects += 1 }
 
     /// Records one finished choice.
@@ -81,7 +81,7 @@ actor ServerMetrics {
                    "Streams closed (generation cancelled) because a write did not complete within --write-timeout.",
                    Double(writeTimeouts))
         out.metric("infer_client_disconnects_total", "counter",
-                   "Non-streaming requests cancelled because the client closed the connection.", Double(disconnects))
+                   "Requests cancelled because the client closed the connection before the response started.", Double(disconnects))
 
         out.metric("infer_engine_prefill_tokens_total", "counter", "Tokens run through the model as prompt work.",
                    Double(engine.prefillTokens))
