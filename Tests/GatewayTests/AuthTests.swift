@@ -45,3 +45,36 @@ struct AuthTests {
         #expect(await limiter.admit(key) == nil)
     }
 }
+
+@Suite("Rate limits in Redis", .serialized, .enabled(if: TestRedisServer.isAvailable))
+struct RedisRateLimitTests {
+    /// Waits out the last seconds of a minute so that a test's calls fall in one per-minute window.
+    static func startOfAWindow() async throws {
+        let second = Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 60)
+        if second > 50 { try await Task.sleep(for: .seconds(61 - second)) }
+    }
+
+    @Test func instancesShareCountersAndADeadRedisFallsBackToPerInstanceCounts() async throws {
+        let server = try await TestRedisServer()
+        defer { server.stop() }
+        try await Self.startOfAWindow()
+        // Two gateway instances (two clients) on one Redis: the key's rpm of 3 holds across both.
+        let a = RateLimiter(store: RedisRateLimitStore(redis: server.client(), prefix: "rl-test"))
+        let b = RateLimiter(store: RedisRateLimitStore(redis: server.client(), prefix: "rl-test"))
+        let key = VirtualKeyConfig(key: "sk-shared", rpm: 3)
+        #expect(await a.admit(key) == nil)
+        #expect(await b.admit(key) == nil)
+        #expect(await a.admit(key) == nil)
+        let wait = await b.admit(key)
+        #expect(wait != nil && wait! >= 1 && wait! <= 60, "the 4th request of the minute was admitted")
+        // The counter is a real Redis key with an expiry.
+        let keys = try await server.client().command(["KEYS", "rl-test:rl:rpm:*"])
+        guard case .array(let found) = keys else { Issue.record("KEYS: \(keys)"); return }
+        #expect(found.count == 1)
+        // Redis gone: requests are still admitted and limited, per instance.
+        server.stop()
+        let other = VirtualKeyConfig(key: "sk-alone", rpm: 1)
+        #expect(await a.admit(other) == nil)
+        #expect(await a.admit(other) != nil)
+    }
+}
