@@ -31,6 +31,10 @@ struct ErrorTests {
         ("/v1/chat/completions", #"{"messages": [{"role": "user", "content": "x"}], "top_logprobs": 3}"#, 400, "top_logprobs", nil),
         ("/v1/chat/completions", #"{"messages": [{"role": "user", "content": "x"}], "seed": "abc"}"#, 400, "seed", nil),
         ("/v1/chat/completions", #"{"messages": [{"role": "user", "content": "x"}], "top_p": 0}"#, 400, "top_p", nil),
+        // Found by bench/fuzz (openai-request): positive doubles that round to Float 0 passed the > 0 checks.
+        ("/v1/chat/completions", #"{"messages": [{"role": "user", "content": "x"}], "top_p": 1e-50}"#, 400, "top_p", nil),
+        ("/v1/chat/completions", #"{"messages": [{"role": "user", "content": "x"}], "repetition_penalty": 1e-60}"#, 400, "repetition_penalty", nil),
+        ("/v1/chat/completions", #"{"messages": [{"role": "user", "content": "x"}], "repetition_penalty": 0}"#, 400, "repetition_penalty", nil),
         ("/v1/chat/completions", #"{"model": "gpt-4", "messages": [{"role": "user", "content": "x"}]}"#, 404, "model", "model_not_found"),
         ("/v1/chat/completions", #"{"messages": [{"role": "user", "content": "x"}], "max_tokens": 40000}"#, 400, "messages", "context_length_exceeded"),
         ("/v1/completions", #"{"max_tokens": 3}"#, 400, "prompt", nil),

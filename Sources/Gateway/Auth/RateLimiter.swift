@@ -20,7 +20,10 @@ public actor InMemoryRateLimitStore: RateLimitStore {
         let window = Int(t / 60)
         var entry = counters[name] ?? (window, 0)
         if entry.window != window { entry = (window, 0) }
-        entry.total += amount
+        // NOTE: saturating: token amounts come from upstream `usage` (Int.max from a broken upstream would
+        // otherwise trap, or wrap negative and lift the limit in an -Ounchecked build).
+        let (sum, overflow) = entry.total.addingReportingOverflow(amount)
+        entry.total = overflow ? (amount > 0 ? .max : .min) : sum
         counters[name] = entry
         if counters.count > 100_000 { counters = counters.filter { $0.value.window == window } }
         return (entry.total, Double(window + 1) * 60 - t)

@@ -170,11 +170,21 @@ enum AnthropicTranslation {
 
     /// Anthropic usage -> OpenAI usage: prompt tokens include cache reads and writes; cache reads are
     /// reported as `prompt_tokens_details.cached_tokens`.
+    ///
+    /// NOTE: the counts are the upstream's JSON numbers: negative ones count as 0 and the sums saturate at
+    /// `Int.max`, so a broken or hostile upstream can neither trap the gateway on overflow nor make it report
+    /// negative usage (bench/fuzz `json` regression).
     static func usage(input: Int, cacheRead: Int, cacheCreation: Int, output: Int) -> JSONValue {
-        let prompt = input + cacheRead + cacheCreation
+        let input = max(input, 0), cacheRead = max(cacheRead, 0), cacheCreation = max(cacheCreation, 0)
+        let output = max(output, 0)
+        func sum(_ a: Int, _ b: Int) -> Int {
+            let (s, overflow) = a.addingReportingOverflow(b)
+            return overflow ? .max : s
+        }
+        let prompt = sum(sum(input, cacheRead), cacheCreation)
         return .object([
             ("prompt_tokens", .int(prompt)), ("completion_tokens", .int(output)),
-            ("total_tokens", .int(prompt + output)),
+            ("total_tokens", .int(sum(prompt, output))),
             ("prompt_tokens_details", ["cached_tokens": .int(cacheRead)]),
             ("cache_read_input_tokens", .int(cacheRead)), ("cache_creation_input_tokens", .int(cacheCreation)),
         ])

@@ -95,7 +95,10 @@ public struct SSEParser: Sendable {
             dataLines.append(value)
             hasData = true
         case "event": eventType = value
-        case "id": if !value.contains("\0") { lastID = value }
+        // NOTE: NUL is looked for in the bytes: `String.contains` compares Characters, and a NUL followed by a
+        // combining mark is one Character ("\0\u{302}"), so the spec's "ignore ids containing NUL" missed it
+        // (bench/fuzz `sse` regression).
+        case "id": if !value.utf8.contains(0) { lastID = value }
         case "retry": if let ms = Int(value), ms >= 0 { retry = ms }
         default: value = ""
         }

@@ -29,8 +29,10 @@ struct GenerationParameters: Sendable {
         self.maxTokens = maxCompletion ?? maxTokens
         var s = SamplingParameters()
         if let t = try f.double("temperature", in: 0...2) { s.temperature = Float(t) }
+        // NOTE: the positivity checks look at the Float the sampler gets: a positive double below Float's
+        // range (1e-50) rounds to 0, which would pass a check on the double.
         if let p = try f.double("top_p", in: 0...1) {
-            guard p > 0 else { throw OpenAIError.badParameter("top_p", "'top_p' must be in (0, 1], got 0.") }
+            guard Float(p) > 0 else { throw OpenAIError.badParameter("top_p", "'top_p' must be in (0, 1], got \(p).") }
             s.topP = Float(p)
         }
         if let k = try f.int("top_k", in: -1...Int(Int32.max)) { s.topK = max(k, 0) }
@@ -38,8 +40,8 @@ struct GenerationParameters: Sendable {
         if let p = try f.double("presence_penalty", in: -2...2) { s.presencePenalty = Float(p) }
         if let p = try f.double("frequency_penalty", in: -2...2) { s.frequencyPenalty = Float(p) }
         if let p = try f.double("repetition_penalty", in: 0...10) {
-            guard p > 0 else {
-                throw OpenAIError.badParameter("repetition_penalty", "'repetition_penalty' must be > 0, got 0.")
+            guard Float(p) > 0 else {
+                throw OpenAIError.badParameter("repetition_penalty", "'repetition_penalty' must be > 0, got \(p).")
             }
             s.repetitionPenalty = Float(p)
         }

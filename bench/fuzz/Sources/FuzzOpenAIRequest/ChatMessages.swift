@@ -1,0 +1,1 @@
+../../../../Sources/InferServer/HTTP/ChatMessages.swift
