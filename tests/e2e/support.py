@@ -116,6 +116,13 @@ class Server:
         return openai.OpenAI(base_url=f"{self.url}/v1", api_key=api_key, max_retries=0, timeout=300, **kw)
 
 
+def write_config(directory, text, name="config"):
+    """Writes a gateway config file `<directory>/<name>.yaml`; returns its path."""
+    path = directory / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
 def read_http_response(sock):
     """Reads one HTTP/1.1 response from a raw socket until the connection closes or the declared body is
     complete; returns (status, lowercased headers, body bytes)."""

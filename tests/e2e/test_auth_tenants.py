@@ -6,7 +6,7 @@ import json
 import httpx
 import pytest
 
-from support import MODEL, Server, license_text
+from support import MODEL, Server, license_text, write_config
 
 MASTER = "sk-master-e2e"
 KEY_A = "sk-tenant-a"
@@ -20,8 +20,7 @@ PUBLIC_SYSTEM = license_text()[150_000:151_100]
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory):
-    config = tmp_path_factory.mktemp("auth") / "config.yaml"
-    config.write_text(f"""
+    config = write_config(tmp_path_factory.mktemp("auth"), f"""
 model_list:
   - model_name: gemma
     litellm_params: {{model: local/{MODEL}}}
@@ -150,8 +149,7 @@ def test_key_cache_namespace_prefixes_its_entries(secured):
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory):
     """Two virtual keys with `tenant_isolation: false`: they share the prefix and response caches."""
-    config = tmp_path_factory.mktemp("shared") / "config.yaml"
-    config.write_text(f"""
+    config = write_config(tmp_path_factory.mktemp("shared"), f"""
 model_list:
   - model_name: gemma
     litellm_params: {{model: local/{MODEL}}}

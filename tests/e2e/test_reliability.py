@@ -25,17 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from support import MODEL, RedisServer, Server, read_http_response
+from support import MODEL, RedisServer, Server, read_http_response, write_config
 
 GROUP = "gemma"
 HANG = 60.0          # generous upper bound for anything that must merely "not hang"
 MAX_BODY = 8 << 20   # the table server's --max-body-bytes: a 10 MB body is over it
-
-
-def gateway_config(tmp_path, text, name="config"):
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(text)
-    return path
 
 
 def envelope(status, headers, body, expected_status):
@@ -73,6 +67,18 @@ def raw_socket(server, payload, half_close=False, timeout=HANG):
         if half_close:
             s.shutdown(socket.SHUT_WR)
         return read_http_response(s)
+
+
+def send_chat_request(sock, body):
+    """Sends one raw `POST /v1/chat/completions` with the JSON `body` bytes (the response is not read)."""
+    sock.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+
+
+def wait_for_metric(server, name, deadline):
+    """Polls until the gauge `name` is at least 1 or `deadline` (monotonic) passes."""
+    while metric(server, name) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def wait_idle(server, baseline):
@@ -128,7 +134,7 @@ def stream_ok(server, content, max_tokens=16, model=GROUP, path="/v1/chat/comple
 def table_gateway(tmp_path_factory):
     # Two groups on the one local engine: with more than one group `model` is required (a single-group
     # config makes it optional, like the quick path).
-    config = gateway_config(tmp_path_factory.mktemp("table"), f"""
+    config = write_config(tmp_path_factory.mktemp("table"), f"""
 model_list:
   - model_name: {GROUP}
     litellm_params: {{model: local/{MODEL}}}
@@ -346,7 +352,7 @@ RPM_KEY = "sk-rel-rpm"
 @pytest.fixture(scope="module")
 def redis_gateway(tmp_path_factory):
     redis = RedisServer().start()
-    config = gateway_config(tmp_path_factory.mktemp("redis"), f"""
+    config = write_config(tmp_path_factory.mktemp("redis"), f"""
 model_list:
   - model_name: {GROUP}
     litellm_params: {{model: local/{MODEL}}}
@@ -544,7 +550,7 @@ def dying_gateway(tmp_path_factory):
   - model_name: {mode}
     litellm_params: {{model: openai/{mode}, api_base: "{upstream.url}", api_key: unused, stream_timeout: 3,
                       timeout: 30}}""" for mode in ("close-chunked", "close-plain", "reset", "stall"))
-    config = gateway_config(tmp_path_factory.mktemp("dying"), f"""
+    config = write_config(tmp_path_factory.mktemp("dying"), f"""
 model_list:{entries}
   - model_name: dying-with-fallback
     litellm_params: {{model: openai/close-chunked, api_base: "{upstream.url}", api_key: unused, timeout: 30}}
@@ -645,12 +651,10 @@ def test_stalled_reader_does_not_hold_the_engine(write_timeout_server):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
     s.connect((server.host, server.port))
     try:
-        s.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+        send_chat_request(s, body)
         # The stalled stream is running: wait until it holds KV blocks.
         deadline = time.monotonic() + HANG
-        while metric(server, "infer_running_sequences") < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for_metric(server, "infer_running_sequences", deadline)
         assert metric(server, "infer_running_sequences") >= 1
         # Other requests are served meanwhile (streaming and not).
         stream_ok(server, "Name three rivers.", model=server.model)
@@ -678,11 +682,9 @@ def test_non_streaming_client_disconnect_cancels_generation(write_timeout_server
     body = json.dumps({"model": server.model, "max_tokens": 30000, "ignore_eos": True,
                        "messages": [{"role": "user", "content": "Tell me another very long story."}]}).encode()
     s = socket.create_connection((server.host, server.port))
-    s.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+    send_chat_request(s, body)
     deadline = time.monotonic() + HANG
-    while metric(server, "infer_running_sequences") < 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_metric(server, "infer_running_sequences", deadline)
     assert metric(server, "infer_running_sequences") >= 1
     s.close()
     wait_idle(server, baseline)
@@ -700,22 +702,18 @@ def test_queued_stream_whose_client_leaves_never_runs():
                                                             timeout=HANG), daemon=True)
         holder.start()
         deadline = time.monotonic() + HANG
-        while metric(server, "infer_running_sequences") < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for_metric(server, "infer_running_sequences", deadline)
         assert metric(server, "infer_running_sequences") == 1
         prefilled_before = metric(server, "infer_engine_prefill_tokens_total")
         body = json.dumps({"model": server.model, "max_tokens": 8, "stream": True,
                            "messages": [{"role": "user", "content": "Queued and abandoned."}]}).encode()
         s = socket.create_connection((server.host, server.port))
-        s.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
-        while metric(server, "infer_queue_depth") < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        send_chat_request(s, body)
+        wait_for_metric(server, "infer_queue_depth", deadline)
         assert metric(server, "infer_queue_depth") == 1
         assert metric(server, "infer_running_sequences") == 1   # still behind the long request
         s.close()
-        while metric(server, "infer_client_disconnects_total") < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for_metric(server, "infer_client_disconnects_total", deadline)
         assert metric(server, "infer_client_disconnects_total") == 1
         holder.join(HANG)
         assert not holder.is_alive()

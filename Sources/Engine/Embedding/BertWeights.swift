@@ -92,7 +92,7 @@ final class BertWeights: @unchecked Sendable {
                 return UnsafePointer(buf.baseAddress!)
             } catch let e as SafeTensorsError {
                 let code: EngineError.Code = e.code == .missingTensor ? .missingTensor : .unsupportedTensorType
-                throw EngineError(code, e.message, underlying: e)
+                throw EngineError(code, "cannot bind the embedding weights", underlying: e)
             } catch let e as EngineError {
                 throw e
             } catch {

@@ -69,7 +69,7 @@ public final class SentenceEmbedder: Sendable {
         do {
             file = try SafeTensorsFile(path: dir + "/model.safetensors")
         } catch {
-            throw EngineError(.loadFailed, error.message, underlying: error)
+            throw EngineError(.loadFailed, "cannot open \(dir)/model.safetensors", underlying: error)
         }
         encoder = BertEncoder(config: config, weights: try BertWeights(file: file, config: config))
         pool = threads.map { ThreadPool(threads: $0) } ?? .shared

@@ -17,8 +17,7 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        // The underlying error only when the message does not already spell it out.
-        if let underlying, !message.contains("\(underlying)") { return "\(message) (\(underlying))" }
+        if let underlying { return "\(message) (\(underlying))" }
         return message
     }
 }

@@ -27,7 +27,7 @@ public final class LanguageModel: @unchecked Sendable {
         do {
             file = try GGUFFile(path: path)
         } catch {
-            throw EngineError(.loadFailed, "cannot load model \(path): \(error)", underlying: error)
+            throw EngineError(.loadFailed, "cannot load model \(path)", underlying: error)
         }
         config = try ModelConfig(file: file)
         progress?("binding \(file.tensors.count) tensors (\(config.architecture.rawValue), \(config.layerCount) layers)")

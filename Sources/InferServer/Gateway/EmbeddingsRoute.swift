@@ -16,7 +16,7 @@ struct EmbeddingsRoute: Sendable {
     /// Inputs per request (OpenAI allows 2048).
     static let maxInputs = 2048
 
-    func handle(_ request: Request, _ context: some RequestContext) async throws -> Response {
+    func handle(_ request: Request, _ context: InferRequestContext) async throws -> Response {
         let f = try await server.readFields(request)
         let name: String
         if let m = try f.string("model") {
@@ -27,7 +27,7 @@ struct EmbeddingsRoute: Sendable {
             throw OpenAIError.badParameter("model", "'model' is required.")
         }
         guard let embedder = embedders[name] else { throw OpenAIError.modelNotFound(name) }
-        let caller = server.caller(request)
+        let caller = context.caller
         guard caller.mayUse(model: name) else {
             throw OpenAIError.forbidden("This API key may not use the model `\(name)`.")
         }
@@ -129,8 +129,8 @@ struct CacheAdminRoutes: Sendable {
     let cache: CacheLayer?
 
     /// Admin routes need the master key when keys are configured (a virtual key gets a 403).
-    private func requireAdmin(_ request: Request) throws {
-        if case .key = server.caller(request) {
+    private func requireAdmin(_ context: InferRequestContext) throws {
+        if case .key = context.caller {
             throw OpenAIError.forbidden("The cache admin routes need the master key.")
         }
     }
@@ -145,14 +145,14 @@ struct CacheAdminRoutes: Sendable {
         }
     }
 
-    func ping(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        try requireAdmin(request)
+    func ping(_ request: Request, _ context: InferRequestContext) async throws -> Response {
+        try requireAdmin(context)
         let body = try await layer.ping()
         return server.json(body, status: body["status"] == "healthy" ? .ok : .serviceUnavailable)
     }
 
-    func delete(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        try requireAdmin(request)
+    func delete(_ request: Request, _ context: InferRequestContext) async throws -> Response {
+        try requireAdmin(context)
         let f = try await server.readFields(request)
         guard case .array(let items)? = f.value("keys") else {
             throw OpenAIError.badParameter("keys", "'keys' must be an array of cache keys.")
@@ -169,8 +169,8 @@ struct CacheAdminRoutes: Sendable {
         return server.json(["status": "success"])
     }
 
-    func flushAll(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        try requireAdmin(request)
+    func flushAll(_ request: Request, _ context: InferRequestContext) async throws -> Response {
+        try requireAdmin(context)
         do {
             let removed = try await layer.flushNamespace()
             return server.json(["status": "success", "deleted": .int(removed)])
@@ -179,8 +179,8 @@ struct CacheAdminRoutes: Sendable {
         }
     }
 
-    func stats(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        try requireAdmin(request)
+    func stats(_ request: Request, _ context: InferRequestContext) async throws -> Response {
+        try requireAdmin(context)
         return server.json(try await layer.stats())
     }
 

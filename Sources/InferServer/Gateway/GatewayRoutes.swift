@@ -51,7 +51,7 @@ struct GatewayRoutes: Sendable {
             throw OpenAIError.badParameter("model", "'model' is required.")
         }
         guard gateway.router.groups[model] != nil else { throw OpenAIError.modelNotFound(model) }
-        let caller = server.caller(request)
+        let caller = context.caller
         guard caller.mayUse(model: model) else {
             throw OpenAIError.forbidden("This API key may not use the model `\(model)`.")
         }
@@ -97,11 +97,10 @@ struct GatewayRoutes: Sendable {
                 await gateway.savings.recordHit(group: model, usage: l.storedUsage)
                 if stream {
                     let chunks = CacheReplay.streamChunks(from: cached, includeUsage: includeUsage)
-                    return SSEResponse.response(AsyncThrowingStream { c in
+                    return server.events(AsyncThrowingStream { c in
                         for chunk in chunks { c.yield(chunk) }
                         c.finish()
-                    }, headers: headers, logger: logger, writeTimeout: server.settings.writeTimeout,
-                    onWriteTimeout: { [metrics = server.metrics] in await metrics.streamWriteTimedOut() })
+                    }, headers: headers, logger: logger)
                 }
                 return server.json(cached, headers: headers)
             }
@@ -123,19 +122,16 @@ struct GatewayRoutes: Sendable {
             }
         }
         do {
-            let metrics = server.metrics
-            do {
-                routed = try await ClientDisconnect.cancellingOnClose(context.channel) { try await route() }
-            } catch let error as OpenAIError where error.code == "client_closed_request" {
-                logger.info("client closed the connection before the first token: request cancelled")
-                await metrics.clientDisconnected()
-                throw error
-            }
+            routed = try await ClientDisconnect.cancellingOnClose(context.channel) { try await route() }
         } catch let error as RouterError {
             var e = OpenAIError(error.error)
             e.headers[HTTPField.Name("x-litellm-attempted-retries")!] = String(error.attemptedRetries)
             e.headers[HTTPField.Name("x-litellm-attempted-fallbacks")!] = String(error.attemptedFallbacks)
             throw e
+        } catch let error as OpenAIError where error.code == "client_closed_request" {
+            logger.info("client closed the connection before the first token: request cancelled")
+            await server.metrics.clientDisconnected()
+            throw error
         }
         let headers = Self.fields((lookup?.headers ?? []) + routed.headers)
 
@@ -162,10 +158,7 @@ struct GatewayRoutes: Sendable {
             } else {
                 store = nil
             }
-            return SSEResponse.response(chunks, headers: headers, logger: logger,
-                                        writeTimeout: server.settings.writeTimeout,
-                                        onWriteTimeout: { [metrics = server.metrics] in await metrics.streamWriteTimedOut() },
-                                        onComplete: store)
+            return server.events(chunks, headers: headers, logger: logger, onComplete: store)
         }
     }
 

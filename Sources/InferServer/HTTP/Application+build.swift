@@ -18,7 +18,7 @@ func buildApplication(_ server: OpenAIServer, gateway build: GatewayBuild? = nil
     router.add(middleware: MetricsMiddleware(metrics: server.metrics))
     router.add(middleware: ErrorEnvelopeMiddleware(maxBodyBytes: server.settings.maxBodyBytes))
     router.add(middleware: APIKeyMiddleware(keys: server.keys))
-    router.add(middleware: ConcurrencyLimitMiddleware(limiter: server.concurrency, keys: server.keys))
+    router.add(middleware: ConcurrencyLimitMiddleware(limiter: server.concurrency))
 
     let pipeline = build?.pipeline ?? .quickPath(server, logger: logger)
     let routes = GatewayRoutes(server: server, gateway: pipeline)

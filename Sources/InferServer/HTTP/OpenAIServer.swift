@@ -72,11 +72,6 @@ struct OpenAIServer: Sendable {
         settings.tenantIsolation ? caller.tenant : nil
     }
 
-    /// The authenticated caller (the auth middleware already turned missing or wrong keys into 401s).
-    func caller(_ request: Request) -> Caller {
-        keys.authenticate(authorization: request.headers[.authorization]) ?? .anonymous
-    }
-
     var model: LanguageModel { engine.model }
     var tokenizer: any Tokenizer { engine.model.tokenizer }
     var contextLength: Int { engine.model.config.contextLength }
@@ -138,6 +133,14 @@ struct OpenAIServer: Sendable {
         fields[.contentType] = "application/json"
         return Response(status: status, headers: fields,
                         body: ResponseBody(byteBuffer: ByteBuffer(string: value.serialized())))
+    }
+
+    /// A server-sent-events response of `chunks` under the server's write timeout (counted in the metrics).
+    func events(_ chunks: AsyncThrowingStream<JSONValue, any Error>, headers: HTTPFields = [:], logger: Logger,
+                onComplete: (@Sendable ([JSONValue]) async -> Void)? = nil) -> Response {
+        SSEResponse.response(chunks, headers: headers, logger: logger, writeTimeout: settings.writeTimeout,
+                             onWriteTimeout: { [metrics] in await metrics.streamWriteTimedOut() },
+                             onComplete: onComplete)
     }
 
     /// A fresh response id with the given prefix (`chatcmpl`, `cmpl`).

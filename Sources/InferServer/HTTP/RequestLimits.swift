@@ -109,15 +109,13 @@ final class ConcurrencyLimiter: Sendable {
 
 /// Admits the generation and embedding routes through a `ConcurrencyLimiter`. The permit rides on the
 /// response body, so a streamed response holds its slot until the last byte is written.
-struct ConcurrencyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
+struct ConcurrencyLimitMiddleware: RouterMiddleware {
+    typealias Context = InferRequestContext
     let limiter: ConcurrencyLimiter
-    let keys: APIKeyStore
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.method == .post, Self.isLimited(request.uri.path) else { return try await next(request, context) }
-        let tenant = limiter.perTenantLimit == nil
-            ? nil : keys.authenticate(authorization: request.headers[.authorization])?.tenant
-        let permit = try limiter.acquire(tenant: tenant)
+        let permit = try limiter.acquire(tenant: limiter.perTenantLimit == nil ? nil : context.caller.tenant)
         var response = try await next(request, context)
         let body = response.body
         response.body = ResponseBody(contentLength: body.contentLength) { writer in
