@@ -71,6 +71,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds one write of a streamed response may block (client not reading) before the stream is closed and its generation cancelled (0 = never).")
     var writeTimeout = 30.0
 
+    @Option(name: .long, help: "Seconds from the first byte of a request to the end of its body; a slower client gets 408 and is disconnected (0 = never).")
+    var readTimeout = 30.0
+
+    @Option(name: .long, help: "Seconds a connection may stay open with no request in flight before it is closed (0 = never).")
+    var idleTimeout = 60.0
+
+    @Option(name: .long, help: "Most open HTTP connections; a connection over it gets 503 and is closed.")
+    var maxConnections = 4096
+
     @Option(name: .long, help: "Log level (trace, debug, info, notice, warning, error).")
     var logLevel = "info"
 
@@ -94,8 +103,14 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
-        guard kvCacheTokens > 0, maxRunning > 0, maxQueued >= 0, shutdownTimeout >= 0, writeTimeout >= 0 else {
-            throw ValidationError("--kv-cache-tokens, --max-running must be positive (--shutdown-timeout, --write-timeout not negative)")
+        guard kvCacheTokens > 0, maxRunning > 0, maxQueued >= 0, maxConnections > 0 else {
+            throw ValidationError("--kv-cache-tokens, --max-running, --max-connections must be positive, --max-queued not negative")
+        }
+        for (name, value) in [("--shutdown-timeout", shutdownTimeout), ("--write-timeout", writeTimeout),
+                              ("--read-timeout", readTimeout), ("--idle-timeout", idleTimeout)] {
+            guard value >= 0, value <= 86_400 else {
+                throw ValidationError("\(name) must be between 0 and 86400 seconds, got \(value)")
+            }
         }
         for (name, value) in [("--max-body-bytes", maxBodyBytes), ("--max-prompt-tokens", maxPromptTokens),
                               ("--max-output-tokens", maxOutputTokens), ("--max-n", maxN),
@@ -186,15 +201,25 @@ struct ServeCommand: AsyncParsableCommand {
         let engine = try InferenceEngine(model: model, options: EngineOptions(
             kvCacheTokens: kvCacheTokens, maxBatchTokens: 128, maxRunning: maxRunning, maxQueued: maxQueued))
         let general = gatewayConfig?.generalSettings
-        let settings = ServerSettings(
-            host: host, port: port,
-            servedModelName: servedModelName ?? localEntry?.modelName ?? ServerSettings.defaultModelName(path: path),
-            apiKey: apiKey ?? gatewayConfig?.generalSettings.masterKey,
-            virtualKeys: gatewayConfig?.keys ?? [], publicPrefixes: gatewayConfig?.generalSettings.publicPrefixes ?? [],
-            maxBodyBytes: maxBodyBytes ?? general.flatMap { $0.maxRequestSizeMB.map { Int($0 * 1_048_576) } } ?? (16 << 20),
-            limits: limits(general),
-            tenantIsolation: general?.tenantIsolation ?? true,
-            shutdownTimeout: shutdownTimeout, writeTimeout: writeTimeout > 0 ? writeTimeout : nil)
+        // Config sizes are in MiB (finite, at most 1e12: ConfigReader); capped at 1 TiB before the conversion.
+        func bytes(mebibytes: Double?) -> Int? { mebibytes.map { Int(min($0, 1_048_576) * 1_048_576) } }
+        var settings = ServerSettings(
+            servedModelName: servedModelName ?? localEntry?.modelName ?? ServerSettings.defaultModelName(path: path))
+        settings.host = host
+        settings.port = port
+        settings.apiKey = apiKey ?? general?.masterKey
+        settings.virtualKeys = gatewayConfig?.keys ?? []
+        settings.publicPrefixes = general?.publicPrefixes ?? []
+        settings.maxBodyBytes = maxBodyBytes ?? bytes(mebibytes: general?.maxRequestSizeMB) ?? (16 << 20)
+        settings.maxResponseBytes = bytes(mebibytes: general?.maxResponseSizeMB) ?? ProviderRequest.defaultMaxResponseBytes
+        settings.limits = limits(general)
+        settings.tenantIsolation = general?.tenantIsolation ?? true
+        settings.shutdownTimeout = shutdownTimeout
+        settings.writeTimeout = writeTimeout > 0 ? writeTimeout : nil
+        settings.connection = ConnectionGuard.Settings(readTimeout: readTimeout > 0 ? readTimeout : nil,
+                                                       idleTimeout: idleTimeout > 0 ? idleTimeout : nil,
+                                                       maxConnections: maxConnections)
+        FileDescriptorLimit.raise(toAtLeast: maxConnections + 256)
         let server = OpenAIServer(engine: engine, settings: settings)
         var config = gatewayConfig ?? GatewayConfig()
         if gatewayConfig == nil {
@@ -229,7 +254,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint],
                                               logger: logger)
-        group.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownTimeout * 1000))
+        group.maximumGracefulShutdownDuration = Duration.milliseconds(Int64(CheckedConversion.milliseconds(shutdownTimeout)))
         group.maximumCancellationDuration = .seconds(5)
         try await ServiceGroup(configuration: group).run()
         pipeline.cache?.shutdown()

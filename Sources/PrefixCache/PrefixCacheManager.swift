@@ -169,10 +169,13 @@ public final class PrefixCacheManager {
         let fresh = needed - held
         guard fresh > 0 else { return true }
         guard makeRoom(for: fresh, excluding: [], pinsMayLapse: sequences.count == 1) else { return false }
+        var added: [BlockID] = []
+        added.reserveCapacity(fresh)
         for _ in 0..<fresh {
             guard let block = pool.allocate() else { preconditionFailure("makeRoom guaranteed the blocks") }
-            sequences[sequence]!.blocks.append(block)
+            added.append(block)
         }
+        sequences[sequence]?.blocks.append(contentsOf: added)
         return true
     }
 

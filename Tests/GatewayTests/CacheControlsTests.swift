@@ -28,6 +28,13 @@ struct CacheControlsTests {
         (JSONValue.object([("cache", ["no-store": 1])]), "cache.no-store"),
         (JSONValue.object([("cache", ["ttl": "60"])]), "cache.ttl"),
         (JSONValue.object([("cache", ["ttl": -1])]), "cache.ttl"),
+        (JSONValue.object([("cache", ["ttl": 1e300])]), "cache.ttl"),
+        (JSONValue.object([("cache", ["ttl": 1e19])]), "cache.ttl"),
+        (JSONValue.object([("cache", ["ttl": .double(.infinity)])]), "cache.ttl"),
+        (JSONValue.object([("cache", ["ttl": .double(.nan)])]), "cache.ttl"),
+        (JSONValue.object([("cache", ["ttl": .int(Int.max)])]), "cache.ttl"),
+        (JSONValue.object([("cache", ["ttl": 31_536_001])]), "cache.ttl"),
+        (JSONValue.object([("cache", ["s-maxage": 1e300])]), "cache.s-maxage"),
         (JSONValue.object([("cache", ["s-maxage": true])]), "cache.s-maxage"),
         (JSONValue.object([("cache", ["namespace": 3])]), "cache.namespace"),
         (JSONValue.object([("cache", ["use-cache": "no"])]), "cache.use-cache"),
@@ -41,10 +48,34 @@ struct CacheControlsTests {
         }
     }
 
-    @Test func badHeaderValue() {
-        #expect(throws: CacheControlError(field: "Cache-Control", message: "s-maxage must be a non-negative number, got 'abc'")) {
+    @Test func badHeaderValue() throws {
+        #expect(throws: CacheControlError(field: "Cache-Control",
+                                          message: "s-maxage must be a non-negative number of seconds, at most one year, got 'abc'")) {
             try CacheControls.parse(body: chatBody("hi"), header: "s-maxage=abc")
         }
+        for value in ["1e300", "inf", "nan", "31536001"] {
+            #expect(throws: CacheControlError.self) { try CacheControls.parse(body: chatBody("hi"), header: "s-maxage=\(value)") }
+        }
+        #expect(try CacheControls.parse(body: chatBody("hi"), header: "s-maxage=31536000").sMaxAge == 31_536_000)
+    }
+
+    /// `cache_params.supported_call_types`: other kinds bypass the cache (never stored, never served).
+    @Test func unsupportedCallTypesBypass() async throws {
+        var settings = CacheSettings(enabled: true, namespace: "k")
+        settings.supportedKinds = [.completion]
+        let layer = await CacheLayer(settings: settings, embedder: nil, logger: Logger(label: "test"))
+        let chat = try await layer.lookup(kind: .chat, body: chatBody("hello"), cacheControlHeader: nil, tenant: nil)
+        guard case .bypass(let reason) = chat.outcome else { Issue.record("expected bypass"); return }
+        #expect(reason.contains("supported_call_types"))
+        await layer.store(chat, response: chatResponse("A"))
+        let again = try await layer.lookup(kind: .chat, body: chatBody("hello"), cacheControlHeader: nil, tenant: nil)
+        #expect(again.response == nil)
+        let body: JSONValue = ["model": "m", "prompt": "hi"]
+        let text = try await layer.lookup(kind: .completion, body: body, cacheControlHeader: nil, tenant: nil)
+        guard case .miss = text.outcome else { Issue.record("expected a miss"); return }
+        await layer.store(text, response: chatResponse("B"))
+        let hit = try await layer.lookup(kind: .completion, body: body, cacheControlHeader: nil, tenant: nil)
+        #expect(hit.response != nil)
     }
 
     @Test func layerAppliesControls() async throws {

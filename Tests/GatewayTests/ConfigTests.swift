@@ -92,6 +92,16 @@ import Testing
         ("model_list:\n  - litellm_params: {model: openai/x}", "model_list[0].model_name: required"),
         ("router_settings: {routing_strategy: fastest}",
          #"router_settings.routing_strategy: unknown routing strategy "fastest" (supported: simple-shuffle, least-busy, latency-based-routing)"#),
+        ("router_settings: {cooldown_time: .inf}",
+         "router_settings.cooldown_time: expected a finite number of magnitude at most 1e12, got inf"),
+        ("router_settings: {timeout: 1e300}",
+         "router_settings.timeout: expected a finite number of magnitude at most 1e12, got 1e+300"),
+        ("general_settings: {max_response_size_mb: -1}",
+         "general_settings.max_response_size_mb: expected a positive number, got -1.0"),
+        ("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x, max_retries: 99}",
+         "model_list[0].litellm_params.max_retries: expected an integer from 0 to 10, got 99"),
+        ("litellm_settings:\n  cache_params: {supported_call_types: [acompletion, chat]}",
+         #"litellm_settings.cache_params.supported_call_types: unknown call type "chat" (known: completion, acompletion, text_completion, atext_completion, embedding, aembedding)"#),
         ("litellm_settings:\n  cache_params: {type: s3}",
          #"litellm_settings.cache_params.type: unsupported cache type "s3" (supported: local, redis, redis-semantic)"#),
     ])
@@ -101,6 +111,13 @@ import Testing
         } throws: { error in
             (error as? ConfigError)?.message == message
         }
+    }
+
+    @Test func supportedCallTypesMapToRequestKinds() throws {
+        let yaml = "litellm_settings:\n  cache_params: {supported_call_types: [acompletion, completion, aembedding, atranscription]}"
+        let (config, warnings) = try GatewayConfig.parse(yaml: yaml, environment: [:])
+        #expect(config.litellmSettings.cacheParams.supportedKinds == [.chat, .embedding])
+        #expect(warnings == [#"litellm_settings.cache_params.supported_call_types: "atranscription" is not served by this gateway (ignored)"#])
     }
 
     @Test func unknownKeysAreWarnings() throws {
@@ -166,7 +183,12 @@ import Testing
         """
         let (config, warnings) = try GatewayConfig.parse(
             yaml: yaml, environment: ["VLLM_KEY": "k", "TEAM_KEY": "sk-team", "REDIS_PASSWORD": "pw"])
-        #expect(warnings.isEmpty)
+        // Parsed but not enforced yet: said at start, never accepted silently.
+        #expect(warnings == [
+            "model_list[0].model_info.cache_read_input_token_cost: accepted and ignored (no per-request cost is computed yet)",
+            "model_list[0].model_info.max_input_tokens: accepted and ignored (prompts are not counted before routing; "
+                + "a context overflow answer from the deployment triggers context_window_fallbacks)",
+        ])
         let d = config.modelList[0]
         #expect(d.params.provider == .hostedVLLM && d.params.apiKey == "k" && d.params.tpm == 1000)
         #expect(d.params.streamTimeout == 1.5 && d.params.maxRetries == 1 && d.params.extraHeaders == ["X-Team": "research"])

@@ -95,6 +95,65 @@ import Testing
         }
     }
 
+    /// A key limited to `cheap` is never served by `paid`: not through the request's fallbacks, not through
+    /// the config's generic, context-window or default fallbacks; it still gets `cheap-backup`, which it may use.
+    @Test func fallbacksSkipGroupsTheCallerMayNotUse() async throws {
+        try await TestUpstream.with { upstream in
+            await upstream.set("cheap", .serverError)
+            await upstream.set("small", .contextLength)
+            var settings = Self.settings(fallbacks: ["cheap": ["paid", "cheap-backup"], "small": ["paid"]])
+            settings.contextWindowFallbacks = ["small": ["paid"]]
+            settings.defaultFallbacks = ["paid"]
+            let router = ProviderRouter(deployments: [
+                Self.deployment("cheap", group: "cheap", base: upstream.base("cheap")),
+                Self.deployment("small", group: "small", base: upstream.base("small")),
+                Self.deployment("paid", group: "paid", base: upstream.base("paid")),
+                Self.deployment("backup", group: "cheap-backup", base: upstream.base("backup")),
+            ], settings: settings)
+            let limited = Caller.key(VirtualKeyConfig(key: "sk-cheap", models: ["cheap", "small", "cheap-backup"]))
+            let routed = try await router.route(modelGroup: "cheap", request: Self.request, caller: limited)
+            #expect(routed.deploymentID == "backup" && routed.attemptedFallbacks == 1)
+            for fallbacks in [["paid"], nil] as [[String]?] {
+                do {
+                    _ = try await router.route(modelGroup: "small", request: Self.request, requestFallbacks: fallbacks,
+                                               caller: limited)
+                    Issue.record("expected an error")
+                } catch let error as RouterError {
+                    #expect(error.error.code == "context_length_exceeded" && error.attemptedFallbacks == 0)
+                }
+            }
+            do {
+                _ = try await router.route(modelGroup: "paid", request: Self.request, caller: limited)
+                Issue.record("expected an error")
+            } catch let error as RouterError {
+                #expect(error.error.status == 403)
+            }
+            #expect(await upstream.hits("paid") == 0)
+            // The same router serves the master key through `paid`.
+            let master = try await router.route(modelGroup: "small", request: Self.request, caller: .master)
+            #expect(master.deploymentID == "paid")
+        }
+    }
+
+    /// `litellm_params.max_retries`: transient failures are retried on the same deployment before the
+    /// router's own retries; a client error is not.
+    @Test func deploymentMaxRetriesRetriesTransientFailuresInPlace() async throws {
+        try await TestUpstream.with { upstream in
+            await upstream.set("flaky", .failFirst(2, .serverError))
+            await upstream.set("bad", .status(400, body: #"{"error":{"message":"bad"}}"#))
+            var flaky = Self.deployment("flaky", group: "f", base: upstream.base("flaky"))
+            flaky.maxRetries = 2
+            var bad = Self.deployment("bad", group: "b", base: upstream.base("bad"))
+            bad.maxRetries = 2
+            let router = ProviderRouter(deployments: [flaky, bad], settings: Self.settings())
+            let routed = try await router.route(modelGroup: "f", request: Self.request)
+            #expect(routed.deploymentID == "flaky" && routed.attemptedRetries == 0)
+            #expect(await upstream.hits("flaky") == 3)
+            await #expect(throws: RouterError.self) { _ = try await router.route(modelGroup: "b", request: Self.request) }
+            #expect(await upstream.hits("bad") == 1)
+        }
+    }
+
     @Test func retryAfterIsHonoured() async throws {
         try await TestUpstream.with { upstream in
             await upstream.set("rl", .failFirst(1, .rateLimited(retryAfter: "0.4")))

@@ -3,7 +3,7 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
     /// Bounded set of failure kinds.
     public enum Code: String, Sendable {
         case unsupportedArchitecture, missingTensor, badTensorShape, unsupportedTensorType, badHyperparameter,
-             contextOverflow, invalidInput, loadFailed, overloaded
+             contextOverflow, invalidInput, loadFailed, overloaded, internalError
     }
 
     public let code: Code

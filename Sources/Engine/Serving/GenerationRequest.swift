@@ -119,4 +119,9 @@ public struct EngineStats: Sendable {
     public var running: Int = 0
     public var waiting: Int = 0
     public var prefix: PrefixCacheStats? = nil
+    /// Prefix-cache operations that failed on the engine thread (a commit or a block table that should have
+    /// existed): the sequence goes on (or ends with an error) and the cache stays consistent, but each one
+    /// is a bug to look at; the last message is in `lastPrefixCacheError` and on stderr.
+    public var prefixCacheErrors: Int = 0
+    public var lastPrefixCacheError: String? = nil
 }

@@ -136,8 +136,12 @@ final class Scheduler {
             guard running.contains(where: { $0 === seq }) else { continue }   // preempted in this loop
             let want = min(budget, seq.tokens.count - seq.computed)
             guard want > 0, reserve(seq, total: seq.computed + want) else { continue }
+            guard let id = seq.cacheID, let blocks = cache.blockTable(of: id) else {
+                fail(seq, "running sequence \(seq.job.id) has no block table")
+                continue
+            }
             let index = tables.count
-            tables.append(BlockTable(blocks: cache.blockTable(of: seq.cacheID!)!.map { Int32($0) }, count: seq.computed))
+            tables.append(BlockTable(blocks: blocks.map { Int32($0) }, count: seq.computed))
             for k in 0..<want {
                 rows.append(BatchRow(token: seq.tokens[seq.computed + k], position: seq.computed + k, sequence: index))
             }
@@ -160,7 +164,15 @@ final class Scheduler {
         for (seq, count, output) in batchSeqs {
             let range = seq.computed..<(seq.computed + count)
             if seq.computed < seq.promptCount { stats.prefillTokens += count } else { stats.decodeTokens += count }
-            _ = try? cache.commit(seq.cacheID!, tokens: seq.tokens[range])
+            if let id = seq.cacheID {
+                do {
+                    _ = try cache.commit(id, tokens: seq.tokens[range])
+                } catch {
+                    // The KV is computed and stays in the sequence's blocks; only its registration for reuse
+                    // failed, so the sequence goes on. Counted and reported, never silent.
+                    recordPrefixCacheError("commit of \(count) tokens for sequence \(seq.job.id) failed: \(error)")
+                }
+            }
             seq.computed += count
             guard let output else { continue }
             logits.withUnsafeBufferPointer { lp in
@@ -212,8 +224,12 @@ final class Scheduler {
     /// Makes room for `total` positions of `seq`, preempting younger sequences if the pool is full.
     private func reserve(_ seq: Sequence, total: Int) -> Bool {
         while true {
+            guard let id = seq.cacheID else {
+                fail(seq, "running sequence \(seq.job.id) has no cache id")
+                return false
+            }
             do {
-                if try cache.reserve(seq.cacheID!, totalTokens: total) { return true }
+                if try cache.reserve(id, totalTokens: total) { return true }
             } catch {
                 finish(seq, .contextFull)
                 return false
@@ -272,6 +288,26 @@ final class Scheduler {
             totalSeconds: now.timeIntervalSince(seq.job.submitted), preemptions: seq.preemptions)))
         seq.job.continuation.finish()
         stats.finishedRequests += 1
+    }
+
+    /// Ends `seq` with an internal error (an engine invariant broke for it; other sequences go on).
+    private func fail(_ seq: Sequence, _ message: String) {
+        recordPrefixCacheError(message)
+        if let id = seq.cacheID { cache.free(id) }
+        seq.cacheID = nil
+        running.removeAll { $0 === seq }
+        waiting.removeAll { $0 === seq }
+        seq.job.continuation.finish(throwing: EngineError(.internalError, message))
+        stats.finishedRequests += 1
+    }
+
+    private func recordPrefixCacheError(_ message: String) {
+        stats.prefixCacheErrors += 1
+        stats.lastPrefixCacheError = message
+        // Rate-limited: the first ten, then every thousandth.
+        if stats.prefixCacheErrors <= 10 || stats.prefixCacheErrors % 1000 == 0 {
+            FileHandle.standardError.write(Data("[engine] error: prefix cache: \(message) (\(stats.prefixCacheErrors) so far)\n".utf8))
+        }
     }
 
     private func publish() {

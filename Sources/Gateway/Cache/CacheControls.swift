@@ -37,11 +37,17 @@ public struct CacheControls: Sendable, Equatable {
             case "use-cache": controls.useCache = try bool(value, field)
             case "ttl":
                 let ttl = try number(value, field)
-                guard ttl > 0 else { throw CacheControlError(field: field, message: "must be a positive number of seconds") }
+                guard ttl > 0, ttl <= CheckedConversion.maxSeconds else {
+                    throw CacheControlError(field: field, message: "must be a positive number of seconds, at most "
+                        + "\(Int(CheckedConversion.maxSeconds)) (one year), got \(value.shownNumber)")
+                }
                 controls.ttl = ttl
             case "s-maxage", "s-max-age":
                 let age = try number(value, field)
-                guard age >= 0 else { throw CacheControlError(field: field, message: "must be a non-negative number of seconds") }
+                guard age >= 0, age <= CheckedConversion.maxSeconds else {
+                    throw CacheControlError(field: field, message: "must be a non-negative number of seconds, at most "
+                        + "\(Int(CheckedConversion.maxSeconds)) (one year), got \(value.shownNumber)")
+                }
                 controls.sMaxAge = age
             case "namespace":
                 guard case .string(let ns) = value, !ns.isEmpty else {
@@ -64,8 +70,9 @@ public struct CacheControls: Sendable, Equatable {
                 noStore = true
             } else if directive.hasPrefix("s-maxage=") {
                 let value = directive.dropFirst("s-maxage=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-                guard let age = Double(value), age >= 0, age.isFinite else {
-                    throw CacheControlError(field: "Cache-Control", message: "s-maxage must be a non-negative number, got '\(value)'")
+                guard let age = Double(value), age >= 0, age <= CheckedConversion.maxSeconds else {
+                    throw CacheControlError(field: "Cache-Control",
+                        message: "s-maxage must be a non-negative number of seconds, at most one year, got '\(value)'")
                 }
                 sMaxAge = age
             }
@@ -84,7 +91,18 @@ public struct CacheControls: Sendable, Equatable {
         switch value {
         case .int(let i): return Double(i)
         case .double(let d) where d.isFinite: return d
-        default: throw CacheControlError(field: field, message: "must be a number, got \(value.typeName)")
+        default: throw CacheControlError(field: field, message: "must be a finite number, got \(value.typeName)")
+        }
+    }
+}
+
+private extension JSONValue {
+    /// A number as the client sent it, for error messages.
+    var shownNumber: String {
+        switch self {
+        case .int(let i): String(i)
+        case .double(let d): String(d)
+        default: typeName
         }
     }
 }

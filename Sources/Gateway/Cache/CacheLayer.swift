@@ -78,6 +78,10 @@ public final class CacheLayer: Sendable {
         if kind == .chat, semantic != nil {
             result.semanticQuery = SemanticScope.make(body: body, namespace: namespace, tenant: tenant)
         }
+        if let kinds = settings.supportedKinds, !kinds.contains(kind) {
+            result.storeAllowed = false
+            return bypass(result, reason: "call type not in supported_call_types")
+        }
         let optedIn = settings.mode == .defaultOn ? controls.useCache != false : controls.useCache == true
         guard optedIn else {
             result.storeAllowed = false

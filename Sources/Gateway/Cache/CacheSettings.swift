@@ -42,6 +42,8 @@ public struct CacheSettings: Sendable {
     public var semanticRescanInterval: Double
     /// What replayed hits report as usage.
     public var replayUsage: CachedUsagePolicy
+    /// The request kinds that are cached (`cache_params.supported_call_types`); nil = all of them.
+    public var supportedKinds: Set<CacheRequestKind>?
 
     public init(
         enabled: Bool = false, type: CacheType = .local, namespace: String? = nil, ttl: Double? = nil,

@@ -112,15 +112,22 @@ struct ConfigReader {
         }
     }
 
+    /// A finite number of magnitude at most 1e12 (no setting needs more; `.inf`, `.nan` and 1e300 are errors,
+    /// so no duration or size from a config can overflow a conversion later).
     func double(_ node: Node, _ path: String) throws(ConfigError) -> Double? {
         let value = try scalar(node, path)
+        let d: Double
         switch value {
         case .null: return nil
-        case .int(let i): return Double(i)
-        case .double(let d): return d
-        case .string(let s) where Double(s) != nil: return Double(s)
+        case .int(let i): d = Double(i)
+        case .double(let x): d = x
+        case .string(let s) where Double(s) != nil: d = Double(s) ?? .nan
         default: throw ConfigError("\(path): expected a number, got \(value.shown)")
         }
+        guard d.isFinite, abs(d) <= 1e12 else {
+            throw ConfigError("\(path): expected a finite number of magnitude at most 1e12, got \(value.shown)")
+        }
+        return d
     }
 
     /// An integer > 0 (limits and counts), or nil.

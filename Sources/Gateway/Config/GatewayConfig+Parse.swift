@@ -92,8 +92,13 @@ extension GatewayConfig {
                 case "id": info.id = try reader.string(value, p)
                 case "input_cost_per_token": info.inputCostPerToken = try reader.double(value, p)
                 case "output_cost_per_token": info.outputCostPerToken = try reader.double(value, p)
-                case "cache_read_input_token_cost": info.cacheReadInputTokenCost = try reader.double(value, p)
-                case "max_input_tokens": info.maxInputTokens = try reader.int(value, p)
+                case "cache_read_input_token_cost":
+                    info.cacheReadInputTokenCost = try reader.double(value, p)
+                    reader.warnings.append("\(p): accepted and ignored (no per-request cost is computed yet)")
+                case "max_input_tokens":
+                    info.maxInputTokens = try reader.positiveInt(value, p)
+                    reader.warnings.append("\(p): accepted and ignored (prompts are not counted before routing; "
+                        + "a context overflow answer from the deployment triggers context_window_fallbacks)")
                 default: reader.unknownKey(p)
                 }
             }
@@ -131,7 +136,12 @@ extension GatewayConfig {
             case "weight": params.weight = try reader.double(value, p)
             case "timeout": params.timeout = try reader.double(value, p)
             case "stream_timeout": params.streamTimeout = try reader.double(value, p)
-            case "max_retries": params.maxRetries = try reader.int(value, p)
+            case "max_retries":
+                let retries = try reader.int(value, p)
+                if let retries, !(0...10).contains(retries) {
+                    throw ConfigError("\(p): expected an integer from 0 to 10, got \(retries)")
+                }
+                params.maxRetries = retries
             case "extra_headers", "headers":
                 for (name, header) in try reader.mapping(value, p) {
                     params.extraHeaders[name] = try reader.string(header, "\(p).\(name)") ?? ""
@@ -235,7 +245,23 @@ extension GatewayConfig {
             case "password": params.password = try reader.string(value, p)
             case "url", "redis_url": params.url = try reader.string(value, p)
             case "max_entries": params.maxEntries = try reader.int(value, p)
-            case "supported_call_types": break   // we cache chat and text completions
+            case "supported_call_types":
+                // LiteLLM's call type names; the async and sync spellings are the same request here.
+                var kinds = Set<CacheRequestKind>()
+                for name in try reader.stringList(value, p) {
+                    switch name {
+                    case "completion", "acompletion": kinds.insert(.chat)
+                    case "text_completion", "atext_completion": kinds.insert(.completion)
+                    case "embedding", "aembedding": kinds.insert(.embedding)
+                    case "transcription", "atranscription", "rerank", "arerank", "image_generation",
+                         "aimage_generation", "speech", "aspeech", "responses", "aresponses":
+                        reader.warnings.append("\(p): \"\(name)\" is not served by this gateway (ignored)")
+                    default:
+                        throw ConfigError("\(p): unknown call type \"\(name)\" (known: completion, acompletion, "
+                            + "text_completion, atext_completion, embedding, aembedding)")
+                    }
+                }
+                params.supportedKinds = kinds
             default: reader.unknownKey(p)
             }
         }
@@ -249,7 +275,7 @@ extension GatewayConfig {
             let p = "\(path).\(key)"
             switch key {
             case "master_key": settings.masterKey = try reader.string(value, p)
-            case "max_response_size_mb": settings.maxResponseSizeMB = try reader.double(value, p)
+            case "max_response_size_mb": settings.maxResponseSizeMB = try reader.positiveDouble(value, p)
             case "max_request_size_mb": settings.maxRequestSizeMB = try reader.positiveDouble(value, p)
             case "max_parallel_requests": settings.maxParallelRequests = try reader.positiveInt(value, p)
             case "global_max_parallel_requests": settings.globalMaxParallelRequests = try reader.positiveInt(value, p)

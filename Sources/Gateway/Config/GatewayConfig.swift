@@ -154,6 +154,8 @@ public struct CacheParams: Sendable, Equatable {
     public var password: String?
     public var url: String?
     public var maxEntries: Int?
+    /// `supported_call_types` mapped to the kinds this gateway caches; nil = all.
+    public var supportedKinds: Set<CacheRequestKind>?
 
     public init() {}
 }

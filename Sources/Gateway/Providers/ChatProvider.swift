@@ -18,6 +18,12 @@ public struct ProviderRequest: Sendable {
     /// The caller's tenant id when tenants are isolated (the local engine salts its prefix cache with it;
     /// remote providers ignore it).
     public var tenant: String?
+    /// Most bytes a remote provider's response body (or whole stream) may have
+    /// (`general_settings.max_response_size_mb`); past it the call fails with a 502 `response_too_large`.
+    public var maxResponseBytes = ProviderRequest.defaultMaxResponseBytes
+
+    /// The response size limit when none is configured: 64 MiB.
+    public static let defaultMaxResponseBytes = 64 << 20
 
     public init(endpoint: Endpoint, body: JSONValue, stream: Bool, timeout: Double? = nil,
                 streamTimeout: Double? = nil, tenant: String? = nil) {

@@ -100,6 +100,11 @@ final class CurlMultiLoop: @unchecked Sendable {
     }
 
     private static func error(for code: CURLcode, transfer: CurlTransfer) -> HTTPClientError {
+        if transfer.responseTooLarge {
+            return HTTPClientError(kind: .responseTooLarge,
+                                   message: "response body larger than \(transfer.maxResponseBytes ?? 0) bytes",
+                                   curlCode: Int(code.rawValue))
+        }
         let text = String(cString: curl_easy_strerror(code))
         let detail = transfer.errorBufferText.isEmpty ? text : "\(text): \(transfer.errorBufferText)"
         let kind: HTTPClientError.Kind

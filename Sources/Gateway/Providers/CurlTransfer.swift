@@ -17,6 +17,11 @@ final class CurlTransfer: @unchecked Sendable {
     private(set) var dataDeadline: UInt64?
     /// Whether any body data arrived (which of the two deadlines `dataDeadline` is).
     private(set) var receivedData = false
+    /// Most body bytes accepted (nil: no limit).
+    let maxResponseBytes: Int?
+    /// Whether the body passed `maxResponseBytes` (the transfer was aborted for it).
+    private(set) var responseTooLarge = false
+    private var bodyBytes = 0
 
     private let bodyContinuation: AsyncThrowingStream<[UInt8], any Error>.Continuation
     private var headerList: UnsafeMutablePointer<curl_slist>?
@@ -44,6 +49,7 @@ final class CurlTransfer: @unchecked Sendable {
         easy = handle
         firstByteTimeout = request.firstByteTimeout
         idleTimeout = request.idleTimeout
+        maxResponseBytes = request.maxResponseBytes
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         (bodyStream, bodyContinuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
@@ -55,8 +61,8 @@ final class CurlTransfer: @unchecked Sendable {
         _ = ccurl_setopt_long(easy, CURLOPT_TCP_NODELAY, 1)
         _ = ccurl_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")
         if let timeout = request.timeout, timeout > 0 {
-            _ = ccurl_setopt_long(easy, CURLOPT_TIMEOUT_MS, max(1, Int(timeout * 1000)))
-            _ = ccurl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(min(timeout, 10) * 1000)))
+            _ = ccurl_setopt_long(easy, CURLOPT_TIMEOUT_MS, CheckedConversion.milliseconds(timeout))
+            _ = ccurl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, CheckedConversion.milliseconds(min(timeout, 10)))
         } else {
             _ = ccurl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, 10_000)
         }
@@ -80,8 +86,8 @@ final class CurlTransfer: @unchecked Sendable {
         let userdata = Unmanaged.passUnretained(self).toOpaque()
         _ = ccurl_setopt_write_function(easy, CURLOPT_WRITEFUNCTION) { pointer, size, count, userdata in
             let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata!).takeUnretainedValue()
-            transfer.receivedBody(UnsafeRawBufferPointer(start: pointer, count: size * count))
-            return size * count
+            // Returning less than was delivered makes libcurl abort the transfer (CURLE_WRITE_ERROR).
+            return transfer.receivedBody(UnsafeRawBufferPointer(start: pointer, count: size * count)) ? size * count : 0
         }
         _ = ccurl_setopt_pointer(easy, CURLOPT_WRITEDATA, userdata)
         _ = ccurl_setopt_write_function(easy, CURLOPT_HEADERFUNCTION) { pointer, size, count, userdata in
@@ -127,7 +133,13 @@ final class CurlTransfer: @unchecked Sendable {
         }
     }
 
-    private func receivedBody(_ bytes: UnsafeRawBufferPointer) {
+    /// Takes a piece of the body; false when it takes the body past `maxResponseBytes` (abort).
+    private func receivedBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bodyBytes = bodyBytes.addingReportingOverflow(bytes.count).overflow ? Int.max : bodyBytes + bytes.count
+        if let limit = maxResponseBytes, bodyBytes > limit {
+            responseTooLarge = true
+            return false
+        }
         receivedData = true
         if let seconds = idleTimeout, seconds > 0 {
             dataDeadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
@@ -140,6 +152,7 @@ final class CurlTransfer: @unchecked Sendable {
             deliverHead(status: status)
         }
         if !bytes.isEmpty { bodyContinuation.yield(Array(bytes)) }
+        return true
     }
 
     private func deliverHead(status: Int) {

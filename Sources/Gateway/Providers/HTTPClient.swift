@@ -18,12 +18,17 @@ public struct HTTPClientRequest: Sendable {
     /// Seconds allowed between two pieces of the response body once it has started (a stream whose
     /// upstream stalls without closing); nil = no limit (the total `timeout` still applies).
     public var idleTimeout: Double?
+    /// Most response body bytes accepted; past it the transfer is aborted with `responseTooLarge`
+    /// (nil = no limit).
+    public var maxResponseBytes: Int?
 
     /// The idle limit between streamed chunks when the deployment sets no `stream_timeout`.
     public static let defaultStreamIdleTimeout: Double = 60
 
     public init(url: String, method: String = "POST", headers: [(String, String)] = [], body: [UInt8] = [],
-                timeout: Double? = nil, firstByteTimeout: Double? = nil, idleTimeout: Double? = nil) {
+                timeout: Double? = nil, firstByteTimeout: Double? = nil, idleTimeout: Double? = nil,
+                maxResponseBytes: Int? = nil) {
+        self.maxResponseBytes = maxResponseBytes
         self.url = url
         self.method = method
         self.headers = headers
@@ -65,7 +70,7 @@ public struct HTTPClientResponse: Sendable {
             for try await chunk in body {
                 out += chunk
                 if out.count > limit {
-                    throw HTTPClientError(kind: .transport, message: "response body larger than \(limit) bytes")
+                    throw HTTPClientError(kind: .responseTooLarge, message: "response body larger than \(limit) bytes")
                 }
             }
         } catch let error as HTTPClientError {
@@ -81,7 +86,7 @@ public struct HTTPClientResponse: Sendable {
 public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
     /// Bounded failure classes (usable as a metric label).
     public enum Kind: String, Sendable {
-        case connectionRefused, couldNotResolve, timeout, cancelled, transport, invalidRequest
+        case connectionRefused, couldNotResolve, timeout, cancelled, transport, invalidRequest, responseTooLarge
     }
     public var kind: Kind
     public var message: String

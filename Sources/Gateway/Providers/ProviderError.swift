@@ -72,6 +72,10 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
                                  type: "timeout", code: "timeout", kind: .timeout)
         case .cancelled:
             return ProviderError(status: 499, message: "Request cancelled", code: "cancelled", kind: .other)
+        case .responseTooLarge:
+            return ProviderError(status: 502, message: "Upstream response too large\(target): \(error.message) "
+                                 + "(general_settings.max_response_size_mb)",
+                                 type: "api_error", code: "response_too_large", kind: .server)
         case .connectionRefused, .couldNotResolve, .transport, .invalidRequest:
             return ProviderError(status: 503, message: "Upstream connection error\(target): \(error.message)",
                                  type: "api_connection_error", code: error.kind.rawValue, kind: .connection)

@@ -74,15 +74,19 @@ enum ProviderErrorMapping {
                              code: code, param: param, retryAfter: retryAfter, kind: kind)
     }
 
-    /// `retry-after-ms` (milliseconds) or `retry-after` (seconds, or an HTTP date).
+    /// `retry-after-ms` (milliseconds) or `retry-after` (seconds, or an HTTP date); a value that is not a
+    /// finite number of at most a year is ignored.
     static func retryAfter(_ head: HTTPResponseHead) -> Double? {
-        if let ms = head.value(of: "retry-after-ms").flatMap(Double.init), ms >= 0 { return ms / 1000 }
+        let bound = CheckedConversion.maxSeconds
+        if let ms = head.value(of: "retry-after-ms").flatMap(Double.init), ms >= 0, ms / 1000 <= bound { return ms / 1000 }
         guard let value = head.value(of: "retry-after") else { return nil }
-        if let seconds = Double(value.trimmingCharacters(in: .whitespaces)), seconds >= 0 { return seconds }
+        if let seconds = Double(value.trimmingCharacters(in: .whitespaces)) {
+            return seconds >= 0 && seconds <= bound ? seconds : nil
+        }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        if let date = formatter.date(from: value) { return max(0, date.timeIntervalSinceNow) }
+        if let date = formatter.date(from: value) { return min(max(0, date.timeIntervalSinceNow), bound) }
         return nil
     }
 
@@ -110,7 +114,8 @@ extension HTTPClient {
             // LiteLLM's stream_timeout is httpx's read timeout: it bounds the wait for the first chunk and
             // the gap between chunks. Unset, the first chunk may take as long as `timeout` (a long prefill)
             // but a stream that stalls mid-way ends after `defaultStreamIdleTimeout`.
-            idleTimeout: request.stream ? (request.streamTimeout ?? HTTPClientRequest.defaultStreamIdleTimeout) : nil)
+            idleTimeout: request.stream ? (request.streamTimeout ?? HTTPClientRequest.defaultStreamIdleTimeout) : nil,
+            maxResponseBytes: request.maxResponseBytes)
         let response: HTTPClientResponse
         do {
             response = try await execute(httpRequest)
@@ -130,7 +135,7 @@ extension HTTPClientResponse {
     func jsonObject(apiBase: String?, upstream: String) async throws(ProviderError) -> (json: JSONValue, bytes: [UInt8]) {
         let bytes: [UInt8]
         do {
-            bytes = try await collect()
+            bytes = try await collect(limit: .max)   // the transfer enforces max_response_size_mb
         } catch {
             throw .transport(error, apiBase: apiBase)
         }

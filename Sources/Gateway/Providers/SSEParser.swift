@@ -28,8 +28,31 @@ public struct SSEEvent: Sendable, Equatable {
 ///
 /// NOTE: unlike the browser algorithm, `finish()` dispatches a final event that lacks its blank line:
 /// some upstreams end the stream right after the last `data:` line.
+///
+/// NOTE: a line longer than `maxLineBytes`, or an event whose data passes `maxEventBytes`, is an error
+/// (`SSEParser.LimitExceeded`): an upstream that streams one endless line must not grow our memory without
+/// bound. OpenAI's chunks are a few hundred bytes; the default limits (1 MiB) leave room for large tool
+/// arguments.
 public struct SSEParser: Sendable {
+    /// An upstream line or event over the parser's limits.
+    public struct LimitExceeded: Error, Sendable, Equatable, CustomStringConvertible {
+        /// What was too long: "line" or "event".
+        public var what: String
+        public var limit: Int
+        public var description: String { "server-sent \(what) longer than \(limit) bytes" }
+
+        public init(what: String, limit: Int) {
+            self.what = what
+            self.limit = limit
+        }
+    }
+
+    /// Longest line accepted, in bytes.
+    public var maxLineBytes: Int
+    /// Most data bytes in one event.
+    public var maxEventBytes: Int
     private var line: [UInt8] = []
+    private var eventBytes = 0
     private var lastWasCR = false
     private var sawFirstLine = false
     private var eventType: String?
@@ -38,10 +61,15 @@ public struct SSEParser: Sendable {
     private var lastID: String?
     private var retry: Int?
 
-    public init() {}
+    public init(maxLineBytes: Int = 1 << 20, maxEventBytes: Int = 1 << 20) {
+        self.maxLineBytes = maxLineBytes
+        self.maxEventBytes = maxEventBytes
+    }
 
-    /// Consumes a chunk and returns the events it completed.
-    public mutating func feed<Bytes: Sequence>(_ bytes: Bytes) -> [SSEEvent] where Bytes.Element == UInt8 {
+    /// Consumes a chunk and returns the events it completed; throws when a line or event passes the limits
+    /// (the parser is then unusable: the stream is broken).
+    public mutating func feed<Bytes: Sequence>(_ bytes: Bytes) throws(LimitExceeded) -> [SSEEvent]
+    where Bytes.Element == UInt8 {
         var events: [SSEEvent] = []
         for byte in bytes {
             if byte == 0x0A, lastWasCR {   // LF of a CRLF split or not: already ended the line at CR
@@ -51,9 +79,10 @@ public struct SSEParser: Sendable {
             lastWasCR = false
             if byte == 0x0D || byte == 0x0A {
                 lastWasCR = byte == 0x0D
-                if let event = processLine() { events.append(event) }
+                if let event = try processLine() { events.append(event) }
                 line.removeAll(keepingCapacity: true)
             } else {
+                guard line.count < maxLineBytes else { throw LimitExceeded(what: "line", limit: maxLineBytes) }
                 line.append(byte)
             }
         }
@@ -61,17 +90,17 @@ public struct SSEParser: Sendable {
     }
 
     /// Ends the stream: processes a last unterminated line and dispatches any pending event.
-    public mutating func finish() -> [SSEEvent] {
+    public mutating func finish() throws(LimitExceeded) -> [SSEEvent] {
         var events: [SSEEvent] = []
         if !line.isEmpty {
-            if let event = processLine() { events.append(event) }
+            if let event = try processLine() { events.append(event) }
             line.removeAll()
         }
         if let event = dispatch() { events.append(event) }
         return events
     }
 
-    private mutating func processLine() -> SSEEvent? {
+    private mutating func processLine() throws(LimitExceeded) -> SSEEvent? {
         var bytes = line[...]
         if !sawFirstLine {
             sawFirstLine = true
@@ -92,6 +121,8 @@ public struct SSEParser: Sendable {
         }
         switch field {
         case "data":
+            eventBytes += value.utf8.count + 1
+            guard eventBytes <= maxEventBytes else { throw LimitExceeded(what: "event", limit: maxEventBytes) }
             dataLines.append(value)
             hasData = true
         case "event": eventType = value
@@ -108,6 +139,7 @@ public struct SSEParser: Sendable {
     private mutating func dispatch() -> SSEEvent? {
         defer {
             dataLines.removeAll()
+            eventBytes = 0
             hasData = false
             eventType = nil
             retry = nil

@@ -69,6 +69,9 @@ enum SSEStreamPump {
                 let mapped: ProviderError
                 switch error {
                 case let error as ProviderError: mapped = error
+                case let error as SSEParser.LimitExceeded:
+                    mapped = ProviderError(status: 502, message: "Upstream sent a \(error)", type: "api_error",
+                                           kind: .server)
                 case let error as HTTPClientError: mapped = .transport(error, apiBase: apiBase)
                 default: mapped = ProviderError(status: 502, message: String(describing: error), kind: .server)
                 }

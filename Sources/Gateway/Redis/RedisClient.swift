@@ -144,7 +144,7 @@ extension RedisClient {
     public func set(_ key: String, _ value: [UInt8], ttl: Double? = nil) async throws(RedisError) {
         var args: [[UInt8]] = [Array("SET".utf8), Array(key.utf8), value]
         if let ttl {
-            args += [Array("PX".utf8), Array(String(max(1, Int((ttl * 1000).rounded()))).utf8)]
+            args += [Array("PX".utf8), Array(String(CheckedConversion.milliseconds(ttl)).utf8)]
         }
         _ = try check(await command(args))
     }
@@ -207,6 +207,6 @@ extension RedisClient {
 
     /// `PEXPIRE key ms`; `ttl` in seconds.
     public func expire(_ key: String, ttl: Double) async throws(RedisError) {
-        _ = try check(await command(["PEXPIRE", key, String(max(1, Int((ttl * 1000).rounded())))]))
+        _ = try check(await command(["PEXPIRE", key, String(CheckedConversion.milliseconds(ttl))]))
     }
 }

@@ -16,11 +16,16 @@ public struct Deployment: Sendable {
     public var tpm: Int?
     public var timeout: Double?
     public var streamTimeout: Double?
+    /// Extra attempts on this same deployment for a transient failure (connection, timeout, 429, 5xx)
+    /// before the router sees it (`litellm_params.max_retries`, the retries of LiteLLM's provider client).
+    public var maxRetries: Int
     public var modelInfo: ModelInfo
 
     public init(id: String, group: String, provider: any ChatProvider, upstreamModel: String,
                 apiBase: String? = nil, weight: Double? = nil, rpm: Int? = nil, tpm: Int? = nil,
-                timeout: Double? = nil, streamTimeout: Double? = nil, modelInfo: ModelInfo = ModelInfo()) {
+                timeout: Double? = nil, streamTimeout: Double? = nil, maxRetries: Int = 0,
+                modelInfo: ModelInfo = ModelInfo()) {
+        self.maxRetries = maxRetries
         self.id = id
         self.group = group
         self.provider = provider
@@ -70,6 +75,7 @@ public struct Deployment: Sendable {
         let hash = SHA256.hash(data: Data(seed.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
         return Deployment(id: entry.modelInfo.id ?? hash, group: entry.modelName, provider: provider,
                           upstreamModel: p.upstreamModel, apiBase: provider.apiBase, weight: p.weight, rpm: p.rpm,
-                          tpm: p.tpm, timeout: p.timeout, streamTimeout: p.streamTimeout, modelInfo: entry.modelInfo)
+                          tpm: p.tpm, timeout: p.timeout, streamTimeout: p.streamTimeout,
+                          maxRetries: p.maxRetries ?? 0, modelInfo: entry.modelInfo)
     }
 }

@@ -114,7 +114,7 @@ public struct FallbackPlanner: Sendable {
         case .succeeded:
             return .finish
         case .noDeploymentAvailable(let retryIn):
-            let seconds = Int(retryIn.rounded(.up))
+            let seconds = CheckedConversion.wholeSeconds(retryIn)
             let error = ProviderError(
                 status: 429,
                 message: "No deployments available for selected model, try again in \(seconds) seconds. "

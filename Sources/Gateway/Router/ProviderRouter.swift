@@ -55,10 +55,14 @@ public final class ProviderRouter: Sendable {
     /// - Parameters:
     ///   - requestFallbacks: the request's own `fallbacks` (replace the group's generic fallbacks).
     ///   - disableFallbacks: the request's `disable_fallbacks`.
-    /// - Throws: `RouterError` with the error to report (400 for an unknown model; 429 "No deployments
-    ///   available ..." when every deployment is cooling down and no fallback helped).
+    ///   - caller: who asks. Only groups `caller.mayUse(model:)` allows are ever attempted: the requested
+    ///     group must be one (403 otherwise), and forbidden groups in any fallback list (the request's or
+    ///     the config's) are skipped for this caller.
+    /// - Throws: `RouterError` with the error to report (400 for an unknown model; 403 for a group the
+    ///   caller may not use; 429 "No deployments available ..." when every deployment is cooling down and
+    ///   no fallback helped).
     public func route(modelGroup: String, request: ProviderRequest, requestFallbacks: [String]? = nil,
-                      disableFallbacks: Bool = false) async throws(RouterError) -> RoutedResult {
+                      disableFallbacks: Bool = false, caller: Caller = .anonymous) async throws(RouterError) -> RoutedResult {
         guard groups[modelGroup] != nil else {
             throw RouterError(
                 error: ProviderError(status: 400, message: "Invalid model name passed in model=\(modelGroup). "
@@ -66,9 +70,17 @@ public final class ProviderRouter: Sendable {
                     code: "model_not_found", param: "model", kind: .notFound),
                 requestedModel: modelGroup, lastDeploymentID: nil, attemptedRetries: 0, attemptedFallbacks: 0)
         }
+        guard caller.mayUse(model: modelGroup) else {
+            throw RouterError(
+                error: ProviderError(status: 403, message: "This API key may not use the model `\(modelGroup)`.",
+                                     type: "permission_error", code: "forbidden", param: "model",
+                                     kind: .authentication),
+                requestedModel: modelGroup, lastDeploymentID: nil, attemptedRetries: 0, attemptedFallbacks: 0)
+        }
+        // The planner only knows the groups this caller may use, so no fallback list can lead elsewhere.
         var planner = FallbackPlanner(group: modelGroup, policy: FallbackPlanner.Policy(settings),
-                                      knownGroups: Set(groupNames), requestFallbacks: requestFallbacks,
-                                      disableFallbacks: disableFallbacks)
+                                      knownGroups: Set(groupNames.filter(caller.mayUse(model:))),
+                                      requestFallbacks: requestFallbacks, disableFallbacks: disableFallbacks)
         var action = planner.start()
         var failedIDs: Set<String> = []
         var lastID: String?
@@ -149,11 +161,24 @@ public final class ProviderRouter: Sendable {
         let started = ContinuousClock.now
         await state.begin(deployment.id)
         let result: ProviderResult
-        do {
-            result = try await deployment.provider.send(call)
-        } catch {
-            await state.end(deployment.id)
-            throw error
+        var retries = 0
+        while true {
+            do {
+                result = try await deployment.provider.send(call)
+                break
+            } catch {
+                if retries < deployment.maxRetries, Self.isTransient(error), !Task.isCancelled {
+                    let backoff = min(settings.retryBackoffBase * pow(2, Double(retries)), settings.retryBackoffMax)
+                    let delay = error.retryAfter.map { min($0, 60) } ?? backoff
+                    retries += 1
+                    logger.debug("deployment retry", metadata: ["deployment": "\(deployment.id)", "retry": "\(retries)",
+                                                               "status": "\(error.status)"])
+                    try? await Task.sleep(for: .milliseconds(Int64(CheckedConversion.milliseconds(delay))))
+                    continue
+                }
+                await state.end(deployment.id)
+                throw error
+            }
         }
         let elapsed = started.duration(to: .now)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -167,6 +192,15 @@ public final class ProviderRouter: Sendable {
             await state.recordSuccess(deployment.id, latency: seconds, streamed: true)
             await cooldowns.recordSuccess(deploymentID: deployment.id)
             return .stream(relay(upstream, deployment: deployment, requestedModel: requestedModel))
+        }
+    }
+
+    /// Failures the provider client retries on the same deployment (`max_retries`), as the OpenAI SDK does:
+    /// connection errors, timeouts, 429 and 5xx; never the request's own faults.
+    static func isTransient(_ error: ProviderError) -> Bool {
+        switch error.kind {
+        case .connection, .timeout, .rateLimited, .server: true
+        default: false
         }
     }
 

@@ -50,7 +50,7 @@ public final class RedisCooldownStore: CooldownStore {
             case .count:
                 let key = failsKey(deploymentID)
                 guard case .int(let count) = try await redis.command(["INCR", key]) else { return false }
-                if count == 1 { _ = try await redis.command(["PEXPIRE", key, String(Int(policy.window * 1000))]) }
+                if count == 1 { _ = try await redis.command(["PEXPIRE", key, String(CheckedConversion.milliseconds(policy.window))]) }
                 if policy.exceedsAllowedFails(count, groupSize: groupSize) {
                     try await coolDown(deploymentID, seconds: policy.cooldownTime)
                     return true
@@ -66,7 +66,7 @@ public final class RedisCooldownStore: CooldownStore {
     public func recordSuccess(deploymentID: String) async {}
 
     private func coolDown(_ id: String, seconds: Double) async throws(RedisError) {
-        let ms = max(1, Int((seconds * 1000).rounded()))
+        let ms = CheckedConversion.milliseconds(seconds)
         _ = try await redis.command(["SET", cooldownKey(id), "1", "PX", String(ms)])
         _ = try await redis.command(["DEL", failsKey(id)])
     }

@@ -28,9 +28,7 @@ struct EmbeddingsRoute: Sendable {
         }
         guard let embedder = embedders[name] else { throw OpenAIError.modelNotFound(name) }
         let caller = context.caller
-        guard caller.mayUse(model: name) else {
-            throw OpenAIError.forbidden("This API key may not use the model `\(name)`.")
-        }
+        guard caller.mayUse(model: name) else { throw OpenAIError.modelNotAllowed(name) }
         let inputs = try Self.inputs(f)
         let format = try f.string("encoding_format") ?? "float"
         guard format == "float" || format == "base64" else {

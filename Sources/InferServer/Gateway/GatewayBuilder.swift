@@ -145,6 +145,7 @@ enum GatewayBuilder {
         if settings.type == .redisSemantic, settings.similarityThreshold == nil { settings.similarityThreshold = 0.9 }
         settings.mode = p.mode.flatMap(CacheSettings.Mode.init(rawValue:)) ?? .defaultOn
         if let m = p.maxEntries { settings.maxEntries = m }
+        settings.supportedKinds = p.supportedKinds
         return settings
     }
 

@@ -52,18 +52,16 @@ struct GatewayRoutes: Sendable {
         }
         guard gateway.router.groups[model] != nil else { throw OpenAIError.modelNotFound(model) }
         let caller = context.caller
-        guard caller.mayUse(model: model) else {
-            throw OpenAIError.forbidden("This API key may not use the model `\(model)`.")
-        }
+        guard caller.mayUse(model: model) else { throw OpenAIError.modelNotAllowed(model) }
         let tenant = server.tenant(of: caller)
         var limitedKey: VirtualKeyConfig?
         if case .key(let key) = caller {
             limitedKey = key
             if let wait = await gateway.limiter.admit(key) {
                 throw OpenAIError(status: .tooManyRequests,
-                                  message: "Rate limit reached for this API key (rpm/tpm); retry in \(Int(wait.rounded(.up))) s.",
+                                  message: "Rate limit reached for this API key (rpm/tpm); retry in \(CheckedConversion.wholeSeconds(wait)) s.",
                                   type: "rate_limit_error", code: "rate_limit_exceeded",
-                                  headers: [.retryAfter: String(Int(wait.rounded(.up)))])
+                                  headers: [.retryAfter: String(CheckedConversion.wholeSeconds(wait))])
             }
         }
         let stream = try f.bool("stream") ?? false
@@ -78,6 +76,11 @@ struct GatewayRoutes: Sendable {
                 guard case .string(let s) = item else { throw f.typeError("fallbacks", "an array of model names", raw) }
                 return s
             }
+        }
+        // A request may not name a fallback its key may not use (the router also skips forbidden groups of
+        // the config's fallback lists for this caller).
+        if let forbidden = fallbacks?.first(where: { !caller.mayUse(model: $0) }) {
+            throw OpenAIError.modelNotAllowed(forbidden, param: "fallbacks")
         }
         let disableFallbacks = try f.bool("disable_fallbacks") ?? false
         let logger = context.logger
@@ -113,12 +116,14 @@ struct GatewayRoutes: Sendable {
         // their next write (SSEResponse, --write-timeout).
         let routed: RoutedResult
         let router = gateway.router
-        let providerRequest = ProviderRequest(endpoint: endpoint, body: Self.upstreamBody(f.object), stream: stream,
+        var upstreamRequest = ProviderRequest(endpoint: endpoint, body: Self.upstreamBody(f.object), stream: stream,
                                               tenant: tenant)
+        upstreamRequest.maxResponseBytes = server.settings.maxResponseBytes
+        let providerRequest = upstreamRequest
         let route: @Sendable () async throws -> RoutedResult = {
             try await RequestDeadline.run(until: deadline, seconds: limits.requestDeadline) {
                 try await router.route(modelGroup: model, request: providerRequest, requestFallbacks: fallbacks,
-                                       disableFallbacks: disableFallbacks)
+                                       disableFallbacks: disableFallbacks, caller: caller)
             }
         }
         do {

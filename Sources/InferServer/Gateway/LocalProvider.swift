@@ -65,7 +65,7 @@ extension OpenAIError {
     /// A router or provider failure as the HTTP error the client gets.
     init(_ error: ProviderError) {
         var headers: HTTPFields = [:]
-        if let retry = error.retryAfter { headers[.retryAfter] = String(Int(retry.rounded(.up))) }
+        if let retry = error.retryAfter { headers[.retryAfter] = String(CheckedConversion.wholeSeconds(retry)) }
         self.init(status: HTTPResponse.Status(code: error.status), message: error.message, type: error.type,
                   param: error.param, code: error.code, headers: headers)
     }

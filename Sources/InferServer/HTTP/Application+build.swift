@@ -1,9 +1,14 @@
 import Engine
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 
 /// The composition root: routes and middleware over one engine. Tests call it directly.
+///
+/// Below the routes, `ConnectionGuard` enforces the connection cap and the read and idle timeouts on every
+/// connection. Middleware order: metrics (outermost) -> error envelope -> API key -> body read (413; before
+/// any permit, so a slow sender never holds one) -> concurrency permit -> route.
 ///
 /// - Parameters:
 ///   - server: the engine and settings (`settings.host` / `settings.port` are the bind address; port 0
@@ -18,6 +23,7 @@ func buildApplication(_ server: OpenAIServer, gateway build: GatewayBuild? = nil
     router.add(middleware: MetricsMiddleware(metrics: server.metrics))
     router.add(middleware: ErrorEnvelopeMiddleware(maxBodyBytes: server.settings.maxBodyBytes))
     router.add(middleware: APIKeyMiddleware(keys: server.keys))
+    router.add(middleware: RequestBodyMiddleware(maxBodyBytes: server.settings.maxBodyBytes))
     router.add(middleware: ConcurrencyLimitMiddleware(limiter: server.concurrency))
 
     let pipeline = build?.pipeline ?? .quickPath(server, logger: logger)
@@ -41,8 +47,12 @@ func buildApplication(_ server: OpenAIServer, gateway build: GatewayBuild? = nil
     router.get("/health/liveliness", use: utility.health)
     router.get("/metrics", use: utility.metrics)
 
+    let connection = server.settings.connection, counter = server.connections, metrics = server.metrics
+    let onTimeout: @Sendable () -> Void = { Task { await metrics.connectionTimedOut() } }
     return Application(
         router: router,
+        server: .http1(configuration: HTTP1Channel.Configuration(
+            additionalChannelHandlers: [ConnectionGuard(settings: connection, counter: counter, onTimeout: onTimeout)])),
         configuration: ApplicationConfiguration(address: .hostname(server.settings.host, port: server.settings.port),
                                                 serverName: "infer"),
         onServerRunning: { channel in await onListening(channel.localAddress?.port ?? server.settings.port) },

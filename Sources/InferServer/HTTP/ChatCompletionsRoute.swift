@@ -19,7 +19,10 @@ struct ChatCompletionsRoute: Sendable {
         if topLogprobs > 0 && !logprobs {
             throw OpenAIError.badParameter("top_logprobs", "'top_logprobs' requires 'logprobs' to be true.")
         }
-        let prompt = server.template.tokens(messages, tokenizer: server.tokenizer)
+        let template = server.template, tokenizer = server.tokenizer
+        let prompt = try await CPUWork.run(bytes: messages.reduce(0) { $0 + $1.content.utf8.count }) {
+            template.tokens(messages, tokenizer: tokenizer)
+        }
         try server.settings.limits.check(promptTokens: prompt.count, param: "messages")
         try params.checkContext(promptTokens: prompt.count, contextLength: server.contextLength, param: "messages")
 

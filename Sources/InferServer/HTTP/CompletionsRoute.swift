@@ -19,7 +19,8 @@ struct CompletionsRoute: Sendable {
         let started = Date()
         let params = try GenerationParameters(f, vocabularySize: server.model.config.vocabularySize, tenant: tenant)
         try server.checkModel(params.model)
-        let prompts = try self.prompts(f)
+        let route = self
+        let prompts = try await CPUWork.run(bytes: Self.textBytes(f.value("prompt"))) { try route.prompts(f) }
         let logprobs = try f.int("logprobs", in: 0...20)
         let echo = try f.bool("echo") ?? false
         if echo && logprobs != nil {
@@ -130,6 +131,16 @@ struct CompletionsRoute: Sendable {
     }
 
     /// `prompt`: a string, an array of strings, an array of token ids, or an array of token-id arrays.
+    /// UTF-8 bytes of the text in a `prompt` value (a string or an array of strings), to decide where to
+    /// tokenize it.
+    static func textBytes(_ value: JSONValue?) -> Int {
+        switch value {
+        case .string(let s)?: s.utf8.count
+        case .array(let items)?: items.reduce(0) { $0 + textBytes($1) }
+        default: 0
+        }
+    }
+
     func prompts(_ f: RequestFields) throws -> [Prompt] {
         guard let raw = f.value("prompt") else { throw OpenAIError.badParameter("prompt", "'prompt' is required.") }
         let tokenizer = server.tokenizer

@@ -87,14 +87,19 @@ extension OpenAIError {
         type: "invalid_request_error", code: "invalid_api_key", headers: [.wwwAuthenticate: "Bearer"])
 
     /// 403 for a key that may not use a model or route.
-    static func forbidden(_ message: String) -> OpenAIError {
-        OpenAIError(status: .forbidden, message: message, type: "permission_error", code: "forbidden")
+    static func forbidden(_ message: String, param: String? = nil) -> OpenAIError {
+        OpenAIError(status: .forbidden, message: message, type: "permission_error", param: param, code: "forbidden")
+    }
+
+    /// 403 for a model group outside the caller's key's `models` (the decision is `Caller.mayUse(model:)`).
+    static func modelNotAllowed(_ model: String, param: String = "model") -> OpenAIError {
+        forbidden("This API key may not use the model `\(model)`.", param: param)
     }
 
     /// 413 for a request body over the limit.
     static func bodyTooLarge(limit: Int) -> OpenAIError {
         OpenAIError(status: .contentTooLarge, message: "The request body is larger than the limit of \(limit) bytes.",
-                    type: "invalid_request_error", code: "request_too_large")
+                    type: "invalid_request_error", code: "request_too_large", headers: [.connection: "close"])
     }
 
     /// 429 when the engine queue is full.

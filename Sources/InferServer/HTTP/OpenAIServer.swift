@@ -19,6 +19,9 @@ struct ServerSettings: Sendable {
     var publicPrefixes: [String] = []
     /// Largest accepted request body (bigger: 413).
     var maxBodyBytes = 16 << 20
+    /// Largest response body (or whole stream) accepted from a remote deployment
+    /// (`general_settings.max_response_size_mb`; bigger: 502 `response_too_large`).
+    var maxResponseBytes = ProviderRequest.defaultMaxResponseBytes
     /// What one request may ask for, how many run at once, how long one may take.
     var limits = RequestLimits()
     /// Whether virtual keys get their own prefix-cache salt and response-cache scope (config
@@ -30,6 +33,8 @@ struct ServerSettings: Sendable {
     /// Seconds one write of a streamed response may take (a client that stopped reading): after that the
     /// stream is closed and its generation cancelled. nil or 0 = no limit.
     var writeTimeout: Double? = 30
+    /// Read and idle timeouts and the connection cap (`--read-timeout`, `--idle-timeout`, `--max-connections`).
+    var connection = ConnectionGuard.Settings()
 
     /// The default model id: the file name without `.gguf`.
     static func defaultModelName(path: String) -> String {
@@ -53,6 +58,8 @@ struct OpenAIServer: Sendable {
     let publicPrefixes: PublicPrefixes
     /// API requests in flight (server-wide and per key limits).
     let concurrency: ConcurrencyLimiter
+    /// Open HTTP connections (`--max-connections`).
+    let connections = ConnectionGuard.Counter()
 
     init(engine: InferenceEngine, settings: ServerSettings) {
         self.engine = engine
@@ -76,38 +83,13 @@ struct OpenAIServer: Sendable {
     var tokenizer: any Tokenizer { engine.model.tokenizer }
     var contextLength: Int { engine.model.config.contextLength }
 
-    /// Reads the body (413 above the limit) and parses it as a JSON object (400 otherwise).
-    ///
-    /// NOTE: an oversized body is still read to its end (discarding it, up to 16x the limit) before the 413
-    /// goes out: a client that is still sending would otherwise block on a full TCP window and never see
-    /// the answer. Beyond 16x the limit (or a declared length that large) the 413 is sent at once.
+    /// The body (already read by `RequestBodyMiddleware`, 413 above the limit) parsed as a JSON object (400
+    /// otherwise). Bodies over `CPUWork.inlineBytes` are validated and parsed on `CPUWork`'s threads.
     func readFields(_ request: Request) async throws -> RequestFields {
-        let limit = settings.maxBodyBytes
-        let drainLimit = limit.multipliedReportingOverflow(by: 16).overflow ? Int.max : limit * 16
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > drainLimit {
-            throw OpenAIError.bodyTooLarge(limit: limit)
-        }
-        var buffer = ByteBuffer()
-        var total = 0
-        do {
-            for try await chunk in request.body {
-                total += chunk.readableBytes
-                if total <= limit {
-                    buffer.writeImmutableBuffer(chunk)
-                } else if total > drainLimit {
-                    break
-                }
-            }
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            // The body broke off (connection half-closed before Content-Length bytes, bad chunked framing):
-            // the client's error, not a 500.
-            throw OpenAIError.invalidRequest("The request body is incomplete or malformed (\(total) bytes read).",
-                                             code: "invalid_body")
-        }
-        if total > limit { throw OpenAIError.bodyTooLarge(limit: limit) }
-        return try RequestFields(OpenAIError.parseJSON(Data(buffer.readableBytesView)))
+        let buffer = try await RequestBodyMiddleware<InferRequestContext>.read(request, limit: settings.maxBodyBytes)
+        let data = Data(buffer.readableBytesView)
+        let parse: @Sendable () throws -> RequestFields = { try RequestFields(OpenAIError.parseJSON(data)) }
+        return data.count > CPUWork.inlineBytes ? try await CPUWork.run(parse) : try parse()
     }
 
     /// 404 unless `model` is nil or the served model id.

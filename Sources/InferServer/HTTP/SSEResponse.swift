@@ -125,7 +125,7 @@ private final class TimedWriter: @unchecked Sendable {
         let completed = try await withThrowingTaskGroup(of: Bool.self, returning: Bool.self) { group in
             group.addTask { try await self.writer.write(buffer); return true }
             group.addTask {
-                try await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
+                try await Task.sleep(for: .milliseconds(Int64(CheckedConversion.milliseconds(timeout))))
                 return false
             }
             defer { group.cancelAll() }

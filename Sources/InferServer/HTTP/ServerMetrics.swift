@@ -37,6 +37,7 @@ actor ServerMetrics {
     private var cachedTokens = 0
     private var writeTimeouts = 0
     private var disconnects = 0
+    private var connectionTimeouts = 0
 
     /// Records one finished HTTP request.
     func request(route: String, status: Int, seconds: Double) {
@@ -50,6 +51,9 @@ actor ServerMetrics {
     /// Records a request cancelled because its client hung up before anything was written to it.
     func clientDisconnected() { disconnects += 1 }
 
+    /// Records a connection closed by `--read-timeout` or `--idle-timeout`.
+    func connectionTimedOut() { connectionTimeouts += 1 }
+
     /// Records one finished choice.
     func choice(_ usage: ChoiceUsage) {
         promptTokens += usage.promptTokens
@@ -58,8 +62,8 @@ actor ServerMetrics {
         if let t = usage.timeToFirstToken { ttft.observe(t) }
     }
 
-    /// The exposition text, with the engine's gauges and counters.
-    func render(engine: EngineStats) -> String {
+    /// The exposition text, with the engine's gauges and counters and the open connections.
+    func render(engine: EngineStats, openConnections: Int) -> String {
         var out = PrometheusText()
         out.head("infer_requests_total", "counter", "HTTP requests by route and status.")
         for (key, n) in requests.sorted(by: { $0.key < $1.key }) {
@@ -82,6 +86,10 @@ actor ServerMetrics {
                    Double(writeTimeouts))
         out.metric("infer_client_disconnects_total", "counter",
                    "Requests cancelled because the client closed the connection before the response started.", Double(disconnects))
+        out.metric("infer_connection_timeouts_total", "counter",
+                   "Connections closed because a request was not received within --read-timeout or the connection "
+                   + "stayed idle past --idle-timeout.", Double(connectionTimeouts))
+        out.metric("infer_open_connections", "gauge", "HTTP connections open now.", Double(openConnections))
 
         out.metric("infer_engine_prefill_tokens_total", "counter", "Tokens run through the model as prompt work.",
                    Double(engine.prefillTokens))
@@ -89,6 +97,9 @@ actor ServerMetrics {
                    Double(engine.decodeTokens))
         out.metric("infer_engine_preemptions_total", "counter", "Sequences preempted for lack of KV blocks.",
                    Double(engine.preemptions))
+        out.metric("infer_prefix_cache_errors_total", "counter",
+                   "Prefix-cache operations that failed on the engine thread (each is logged; a bug to report).",
+                   Double(engine.prefixCacheErrors))
         out.metric("infer_queue_depth", "gauge", "Requests waiting for admission.", Double(engine.waiting))
         out.metric("infer_running_sequences", "gauge", "Sequences being prefilled or decoded.", Double(engine.running))
         if let p = engine.prefix {
@@ -134,8 +145,19 @@ struct PrometheusText {
         line("\(name)_count", labels, Double(h.count))
     }
 
-    /// A label value with `\` and `"` escaped.
+    /// A label value escaped as the exposition format requires: `\`, `"` and line feed (a label taken from
+    /// a config file or a request must not be able to start a new sample line).
     static func escaped(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        var out = ""
+        out.reserveCapacity(s.utf8.count)
+        for c in s.unicodeScalars {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
     }
 }

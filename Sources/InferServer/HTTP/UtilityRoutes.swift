@@ -20,30 +20,44 @@ struct UtilityRoutes: Sendable {
 
     private var listed: [String] { groups.isEmpty ? [server.settings.servedModelName] : groups }
 
-    func models(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        server.json(["object": "list", "data": .array(listed.map(modelObject))])
+    /// The groups the caller may use (`Caller.mayUse(model:)`), in config order.
+    func models(_ request: Request, _ context: InferRequestContext) async throws -> Response {
+        let visible = listed.filter(context.caller.mayUse(model:))
+        return server.json(["object": "list", "data": .array(visible.map(modelObject))])
     }
 
-    func model(_ request: Request, _ context: some RequestContext) async throws -> Response {
+    func model(_ request: Request, _ context: InferRequestContext) async throws -> Response {
         let id = context.parameters.get("id") ?? ""
         guard listed.contains(id) else { throw OpenAIError.modelNotFound(id) }
+        guard context.caller.mayUse(model: id) else { throw OpenAIError.modelNotAllowed(id) }
         return server.json(modelObject(id))
+    }
+
+    /// The served model's tokenizer routes: the model must be the served one and one the caller may use.
+    private func checkTokenizerModel(_ f: RequestFields, _ context: InferRequestContext) throws {
+        try server.checkModel(try f.string("model"))
+        let name = server.settings.servedModelName
+        guard context.caller.mayUse(model: name) else { throw OpenAIError.modelNotAllowed(name) }
     }
 
     /// vLLM's shape: `{"model", "prompt" | "messages", "add_special_tokens"}` ->
     /// `{"count", "max_model_len", "tokens"}`.
-    func tokenize(_ request: Request, _ context: some RequestContext) async throws -> Response {
+    func tokenize(_ request: Request, _ context: InferRequestContext) async throws -> Response {
         let f = try await server.readFields(request)
-        try server.checkModel(try f.string("model"))
+        try checkTokenizerModel(f, context)
         let tokens: [Int]
+        let template = server.template, tokenizer = server.tokenizer
         if f.value("messages") != nil {
             let messages = try ChatCompletionsRoute.messages(f)
             let addGenerationPrompt = try f.bool("add_generation_prompt") ?? true
-            tokens = server.template.tokens(messages, tokenizer: server.tokenizer,
-                                            addGenerationPrompt: addGenerationPrompt)
+            tokens = try await CPUWork.run(bytes: messages.reduce(0) { $0 + $1.content.utf8.count }) {
+                template.tokens(messages, tokenizer: tokenizer, addGenerationPrompt: addGenerationPrompt)
+            }
         } else if let prompt = try f.string("prompt") {
             let addSpecial = try f.bool("add_special_tokens") ?? true
-            tokens = server.tokenizer.encode(prompt, addSpecial: addSpecial, parseSpecial: true)
+            tokens = try await CPUWork.run(bytes: prompt.utf8.count) {
+                tokenizer.encode(prompt, addSpecial: addSpecial, parseSpecial: true)
+            }
         } else {
             throw OpenAIError.badParameter("prompt", "give 'prompt' (a string) or 'messages'.")
         }
@@ -52,9 +66,9 @@ struct UtilityRoutes: Sendable {
     }
 
     /// `{"model", "tokens"}` -> `{"prompt"}`.
-    func detokenize(_ request: Request, _ context: some RequestContext) async throws -> Response {
+    func detokenize(_ request: Request, _ context: InferRequestContext) async throws -> Response {
         let f = try await server.readFields(request)
-        try server.checkModel(try f.string("model"))
+        try checkTokenizerModel(f, context)
         guard let raw = f.value("tokens") else { throw OpenAIError.badParameter("tokens", "'tokens' is required.") }
         guard case .array(let items) = raw else { throw f.typeError("tokens", "an array of token ids", raw) }
         let vocab = server.model.config.vocabularySize
@@ -80,7 +94,7 @@ struct UtilityRoutes: Sendable {
     }
 
     func metrics(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        var text = await server.metrics.render(engine: server.engine.stats())
+        var text = await server.metrics.render(engine: server.engine.stats(), openConnections: server.connections.value)
         if let pipeline { text += await GatewayMetricsText.render(pipeline) }
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: ResponseBody(byteBuffer: ByteBuffer(string: text)))

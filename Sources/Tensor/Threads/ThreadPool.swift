@@ -27,8 +27,10 @@ public final class ThreadPool: @unchecked Sendable {
     private let finished = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private let runLock = Mutex<Void>(())
-    private var mutex = pthread_mutex_t()
-    private var cond = pthread_cond_t()
+    // NOTE: the pthread mutex and condition live on the heap at a fixed address: a pthread object must not
+    // move, and `&storedProperty` only promises a pointer valid for the duration of the call.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var threads: [pthread_t] = []
     private let oversubscribed: Bool
 
@@ -44,8 +46,10 @@ public final class ThreadPool: @unchecked Sendable {
     public init(threads: Int) {
         threadCount = max(1, threads)
         oversubscribed = threadCount > Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&cond, nil)
+        mutex.initialize(to: pthread_mutex_t())
+        cond.initialize(to: pthread_cond_t())
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(cond, nil)
         for index in 1..<threadCount {
             let box = Unmanaged.passRetained(WorkerStart(pool: self, index: index))
             var tid = pthread_t()
@@ -62,12 +66,14 @@ public final class ThreadPool: @unchecked Sendable {
     deinit {
         stopping.store(true, ordering: .releasing)
         generation.add(1, ordering: .releasing)
-        pthread_mutex_lock(&mutex)
-        pthread_cond_broadcast(&cond)
-        pthread_mutex_unlock(&mutex)
+        pthread_mutex_lock(mutex)
+        pthread_cond_broadcast(cond)
+        pthread_mutex_unlock(mutex)
         for t in threads { pthread_join(t, nil) }
-        pthread_cond_destroy(&cond)
-        pthread_mutex_destroy(&mutex)
+        pthread_cond_destroy(cond)
+        pthread_mutex_destroy(mutex)
+        cond.deallocate()
+        mutex.deallocate()
     }
 
     /// Runs `body(threadIndex, threadCount)` on every thread of the pool and waits for all of them.
@@ -81,9 +87,9 @@ public final class ThreadPool: @unchecked Sendable {
                 job = escaping
                 finished.store(0, ordering: .relaxed)
                 generation.add(1, ordering: .releasing)
-                pthread_mutex_lock(&mutex)
-                pthread_cond_broadcast(&cond)
-                pthread_mutex_unlock(&mutex)
+                pthread_mutex_lock(mutex)
+                pthread_cond_broadcast(cond)
+                pthread_mutex_unlock(mutex)
                 escaping(0, threadCount)
                 while finished.load(ordering: .acquiring) < threadCount - 1 {
                     spinPause()
@@ -118,11 +124,11 @@ public final class ThreadPool: @unchecked Sendable {
                 if spins < Self.spinLimit {
                     spinPause()
                 } else {
-                    pthread_mutex_lock(&mutex)
+                    pthread_mutex_lock(mutex)
                     while generation.load(ordering: .acquiring) == seen {
-                        pthread_cond_wait(&cond, &mutex)
+                        pthread_cond_wait(cond, mutex)
                     }
-                    pthread_mutex_unlock(&mutex)
+                    pthread_mutex_unlock(mutex)
                 }
                 current = generation.load(ordering: .acquiring)
             }
