@@ -20,8 +20,13 @@ let package = Package(
         .executable(name: "infer", targets: ["InferServer"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "NumericCore", targets: ["NumericCore"]),
         .library(name: "PrefixCache", targets: ["PrefixCache"]),
+        .library(name: "Redis", targets: ["Redis"]),
+        .library(name: "CurlHTTP", targets: ["CurlHTTP"]),
         .library(name: "Gateway", targets: ["Gateway"]),
+        // The request validation of the HTTP edge, as a library so bench/fuzz can build it alone.
+        .library(name: "OpenAIRequest", targets: ["OpenAIRequest"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,13 +40,16 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
-        // Innermost SIMD dot products only (AVX2 / AVX-512 VNNI intrinsics with runtime dispatch).
+        // Innermost SIMD loops only (AVX2 / AVX-512 VNNI intrinsics with runtime dispatch).
         .target(
             name: "CKernels",
             cSettings: [.unsafeFlags(["-O3"])]
         ),
+        // Numbers every layer shares: the f32 vector kernels (over CKernels) and checked conversions of
+        // outside numbers. The only Swift target besides Tensor that imports CKernels.
+        .target(name: "NumericCore", dependencies: ["CKernels"], swiftSettings: swiftSettings),
         .target(name: "Tensor", dependencies: ["CKernels"], swiftSettings: swiftSettings),
-        // hiredis (blocking API) for the Redis client in Gateway. Debian: libhiredis-dev 0.14.
+        // hiredis (blocking API) for the Redis client. Debian: libhiredis-dev 0.14.
         .systemLibrary(
             name: "CHiredis",
             pkgConfig: "hiredis",
@@ -59,23 +67,38 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
-        .target(name: "Engine", dependencies: ["Tensor", "PrefixCache", "CKernels"], swiftSettings: swiftSettings),
-        // Gateway: OpenAI wire types, response caches, Redis client, router, providers, config.
+        .target(name: "Engine", dependencies: ["Tensor", "PrefixCache", "NumericCore"], swiftSettings: swiftSettings),
+        // Redis client: hiredis on dedicated connection threads, pool, circuit breaker, pub/sub subscriber.
+        .target(
+            name: "Redis",
+            dependencies: ["CHiredis", "NumericCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // HTTP/1.1 client over libcurl's multi interface on one thread, and the SSE parser.
+        .target(name: "CurlHTTP", dependencies: ["CCurl", "NumericCore"], swiftSettings: swiftSettings),
+        // Gateway policy: OpenAI wire types, response caches, router, providers, config, keys.
         // Depends on neither Engine nor Tensor (the local engine is adapted to it in InferServer).
         .target(
             name: "Gateway",
             dependencies: [
-                "CHiredis", "CCurl",
+                "Redis", "CurlHTTP", "NumericCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),
+        // The OpenAI request as the server validates it: the error envelope, typed fields, generation
+        // parameters, chat messages. HTTPTypes only (the Hummingbird rendering is in InferServer).
+        .target(
+            name: "OpenAIRequest",
+            dependencies: ["Engine", "Gateway", .product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "InferServer",
             dependencies: [
-                "Engine", "Tensor", "Gateway",
+                "Engine", "Tensor", "Gateway", "OpenAIRequest", "NumericCore", "Redis", "CurlHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -87,11 +110,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "NumericCoreTests", dependencies: ["NumericCore", "CKernels"], swiftSettings: swiftSettings),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: swiftSettings),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway",
+                "Gateway", "Redis", "CurlHTTP", "NumericCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
@@ -101,14 +125,14 @@ let package = Package(
         .testTarget(
             name: "InferServerTests",
             dependencies: [
-                "InferServer", "Engine", "Gateway",
+                "InferServer", "Engine", "Gateway", "OpenAIRequest",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "EngineTests", dependencies: ["Engine", "Tensor", "PrefixCache"],
+            name: "EngineTests", dependencies: ["Engine", "Tensor", "PrefixCache", "NumericCore"],
             swiftSettings: swiftSettings
         ),
     ],

@@ -40,7 +40,7 @@ public struct BlockHasher: Sendable {
     }
 
     /// Hashes one full block. `tokens` must hold exactly `blockSize` valid token ids and `extraKeys`
-    /// must be canonically sorted (as `CacheKeys.extraKeys(forBlock:blockSize:)` returns them).
+    /// must be canonically sorted (as `BlockExtraKeys.extraKeys(forBlock:blockSize:)` returns them).
     public func hash(parent: BlockHash, tokens: ArraySlice<Int>, extraKeys: [ExtraKey]) -> BlockHash {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(44 + 4 * tokens.count + extraKeys.reduce(0) { $0 + 5 + $1.value.count })
@@ -56,7 +56,7 @@ public struct BlockHasher: Sendable {
     /// Hash of block `index` of a request, given its parent hash: picks the block's tokens from `tokens`
     /// (absolute positions) and its extra keys from `keys`.
     public func hash(
-        blockAt index: Int, parent: BlockHash, tokens: ArraySlice<Int>, keys: CacheKeys
+        blockAt index: Int, parent: BlockHash, tokens: ArraySlice<Int>, keys: BlockExtraKeys
     ) -> BlockHash {
         let start = tokens.startIndex + index * blockSize
         return hash(
@@ -65,7 +65,7 @@ public struct BlockHasher: Sendable {
     }
 
     /// Hashes of all full blocks of `tokens` (a partial last block is never hashed), in order.
-    public func blockHashes(of tokens: [Int], keys: CacheKeys) -> [BlockHash] {
+    public func blockHashes(of tokens: [Int], keys: BlockExtraKeys) -> [BlockHash] {
         let count = tokens.count / blockSize
         var hashes: [BlockHash] = []
         hashes.reserveCapacity(count)

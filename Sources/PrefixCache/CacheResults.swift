@@ -19,7 +19,7 @@ public struct PrefixMatch: Sendable {
     /// Hashes of `blocks`, to detect eviction between lookup and admission.
     let hashes: [BlockHash]
     /// The request keys the prompt was hashed with.
-    let keys: CacheKeys
+    let keys: BlockExtraKeys
     /// Tokens per block.
     let blockSize: Int
     /// Prompt length in tokens.
@@ -60,7 +60,7 @@ public struct PinReceipt: Sendable, Hashable {
     public let id: PinID
     /// Tokens covered (full cached blocks only; 0 when nothing could be pinned).
     public let pinnedTokens: Int
-    /// Clock time (`CacheClock.now()`) at which the pin expires.
+    /// Clock time (`PinClock.now()`) at which the pin expires.
     public let expiresAt: Duration
 }
 

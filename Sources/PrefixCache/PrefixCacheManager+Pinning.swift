@@ -13,7 +13,7 @@ extension PrefixCacheManager {
     /// prompt) for `ttl`. Every full block may be pinned, the last one included. Returns `nil` when
     /// nothing is cached or nothing can be pinned.
     @discardableResult
-    public func pin(tokens: [Int], keys: CacheKeys = .none, ttl: Duration) throws(PrefixCacheError) -> PinReceipt? {
+    public func pin(tokens: [Int], keys: BlockExtraKeys = .none, ttl: Duration) throws(PrefixCacheError) -> PinReceipt? {
         try Self.validate(tokens[...])
         var path: [BlockID] = []
         var parent = hasher.root

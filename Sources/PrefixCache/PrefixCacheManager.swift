@@ -13,7 +13,7 @@
 /// let cache = try PrefixCacheManager(config: PrefixCacheConfig(blockCount: 2048, model: fingerprint))
 ///
 /// // Admission: the longest cached prefix, never the whole prompt (the last token is always computed).
-/// let keys = CacheKeys(tenant: apiKeyDigest, publicPrefixTokens: systemPromptTokens)
+/// let keys = BlockExtraKeys(tenant: apiKeyDigest, publicPrefixTokens: systemPromptTokens)
 /// let match = try cache.lookup(prompt, keys: keys)
 /// guard let admission = try cache.admit(match, reservingTokens: prompt.count) else {
 ///     return .waitOrPreempt                      // pool full now: preempt the youngest or retry later
@@ -47,7 +47,7 @@ public final class PrefixCacheManager {
     public let config: PrefixCacheConfig
     /// The block hasher (model-seeded root, block size).
     public let hasher: BlockHasher
-    let clock: any CacheClock
+    let clock: any PinClock
     var pool: BlockPool
     var sequences: [SequenceID: SequenceState] = [:]
     var pins = PinTable()
@@ -67,12 +67,12 @@ public final class PrefixCacheManager {
         /// Computed tokens of the block after the registered ones (not yet full).
         var pending: [Int]
         /// The request keys every block is hashed with.
-        let keys: CacheKeys
+        let keys: BlockExtraKeys
     }
 
     /// Creates a manager for a pool of `config.blockCount` blocks; all blocks start free.
     public init(
-        config: PrefixCacheConfig, clock: any CacheClock = MonotonicCacheClock()
+        config: PrefixCacheConfig, clock: any PinClock = MonotonicPinClock()
     ) throws(PrefixCacheError) {
         try config.validate()
         self.config = config
@@ -95,7 +95,7 @@ public final class PrefixCacheManager {
     /// The match covers at most `(prompt.count - 1) / blockSize` full blocks, so at least the last
     /// prompt token is always computed (it produces the logits). Throws for an empty prompt or a token
     /// id that is negative or above `UInt32.max`.
-    public func lookup(_ prompt: [Int], keys: CacheKeys = .none) throws(PrefixCacheError) -> PrefixMatch {
+    public func lookup(_ prompt: [Int], keys: BlockExtraKeys = .none) throws(PrefixCacheError) -> PrefixMatch {
         guard !prompt.isEmpty else { throw PrefixCacheError(.emptyPrompt, "the prompt has no tokens") }
         try Self.validate(prompt[...])
         var blocks: [BlockID] = []

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import NumericCore
 import Tensor
 @testable import Engine
 

@@ -1,5 +1,6 @@
 import Foundation
 import Gateway
+import Redis
 import Testing
 
 @Suite("Redis client", .serialized, .enabled(if: TestRedisServer.isAvailable))

@@ -1,6 +1,7 @@
 import Foundation
 import Gateway
 import Logging
+import NumericCore
 import Testing
 
 @Suite("Semantic cache", .serialized)

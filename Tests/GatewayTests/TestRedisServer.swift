@@ -1,5 +1,6 @@
 import Foundation
 import Gateway
+import Redis
 import Testing
 
 /// A real `redis-server` on a free port for one test: no persistence, killed by `stop()` (or when the

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Testing
 @testable import InferServer
 import Gateway
+import OpenAIRequest
 
 /// Issue 8's request limits: sizes, concurrency, deadline, and that a failing request gives back every
 /// KV block, queue slot and concurrency permit.

@@ -20,7 +20,7 @@ struct BlockHashTests {
 
     @Test func sameInputsGiveSameHashesAcrossHasherInstances() {
         let other = BlockHasher(model: ModelFingerprint(digesting: "golden-model"), blockSize: 16)
-        let keys = CacheKeys(tenant: "t", salt: "s", lora: LoRAKey(name: "a", digest: [1, 2]))
+        let keys = BlockExtraKeys(tenant: "t", salt: "s", lora: LoRAKey(name: "a", digest: [1, 2]))
         #expect(hasher.blockHashes(of: run(0, 64), keys: keys) == other.blockHashes(of: run(0, 64), keys: keys))
         #expect(hasher.root == other.root)
     }
@@ -81,21 +81,21 @@ struct BlockHashTests {
             hasher.hash(parent: hasher.root, tokens: run(0, 16)[...], extraKeys: [ExtraKey(kind: kind, value: value)])
         }
         #expect(Set(hashes).count == ExtraKey.Kind.allCases.count)
-        let lora = CacheKeys(lora: LoRAKey(name: "X", digest: []))
-        let salt = CacheKeys(salt: CacheSalt(bytes: Array("X".utf8)))
-        let image = CacheKeys(images: [ImageSpan(contentHash: value, start: 0, length: 4)])
+        let lora = BlockExtraKeys(lora: LoRAKey(name: "X", digest: []))
+        let salt = BlockExtraKeys(salt: CacheSalt(bytes: Array("X".utf8)))
+        let image = BlockExtraKeys(images: [ImageSpan(contentHash: value, start: 0, length: 4)])
         let all = [lora, salt, image, .none].map { hasher.blockHashes(of: run(0, 16), keys: $0)[0] }
         #expect(Set(all).count == 4)
     }
 
     @Test func lengthPrefixesPreventConcatenationAmbiguity() {
-        let ab_c = CacheKeys(tenant: "ab", salt: "c")
-        let a_bc = CacheKeys(tenant: "a", salt: "bc")
-        let abc = CacheKeys(tenant: "abc")
+        let ab_c = BlockExtraKeys(tenant: "ab", salt: "c")
+        let a_bc = BlockExtraKeys(tenant: "a", salt: "bc")
+        let abc = BlockExtraKeys(tenant: "abc")
         let hashes = [ab_c, a_bc, abc].map { hasher.blockHashes(of: run(0, 16), keys: $0)[0] }
         #expect(Set(hashes).count == 3)
-        let loraSplit1 = CacheKeys(lora: LoRAKey(name: "ab", digest: Array("c".utf8)))
-        let loraSplit2 = CacheKeys(lora: LoRAKey(name: "a", digest: Array("bc".utf8)))
+        let loraSplit1 = BlockExtraKeys(lora: LoRAKey(name: "ab", digest: Array("c".utf8)))
+        let loraSplit2 = BlockExtraKeys(lora: LoRAKey(name: "a", digest: Array("bc".utf8)))
         #expect(hasher.blockHashes(of: run(0, 16), keys: loraSplit1) != hasher.blockHashes(of: run(0, 16), keys: loraSplit2))
         // Two keys vs one key holding both encodings back to back.
         let twoKeys = [ExtraKey(kind: .image, value: [1]), ExtraKey(kind: .image, value: [2])]
@@ -105,34 +105,34 @@ struct BlockHashTests {
     }
 
     @Test(arguments: [
-        CacheKeys(salt: "s1"), CacheKeys(salt: "s2"), CacheKeys(tenant: "s1"), CacheKeys(tenant: "t", salt: "s1"),
-        CacheKeys(lora: LoRAKey(name: "l", digest: [1])), CacheKeys(lora: LoRAKey(name: "l", digest: [2])),
-        CacheKeys(images: [ImageSpan(contentHash: [9], start: 2, length: 3)]),
-        CacheKeys(images: [ImageSpan(contentHash: [9], start: 3, length: 3)]),
-        CacheKeys(images: [ImageSpan(contentHash: [8], start: 2, length: 3)]),
+        BlockExtraKeys(salt: "s1"), BlockExtraKeys(salt: "s2"), BlockExtraKeys(tenant: "s1"), BlockExtraKeys(tenant: "t", salt: "s1"),
+        BlockExtraKeys(lora: LoRAKey(name: "l", digest: [1])), BlockExtraKeys(lora: LoRAKey(name: "l", digest: [2])),
+        BlockExtraKeys(images: [ImageSpan(contentHash: [9], start: 2, length: 3)]),
+        BlockExtraKeys(images: [ImageSpan(contentHash: [9], start: 3, length: 3)]),
+        BlockExtraKeys(images: [ImageSpan(contentHash: [8], start: 2, length: 3)]),
     ])
-    func everyKeyChangesTheFirstBlockHash(keys: CacheKeys) {
+    func everyKeyChangesTheFirstBlockHash(keys: BlockExtraKeys) {
         let plain = hasher.blockHashes(of: run(0, 16), keys: .none)[0]
         #expect(hasher.blockHashes(of: run(0, 16), keys: keys)[0] != plain)
     }
 
     @Test func distinctKeySetsNeverCollide() {
-        let keySets: [CacheKeys] = [
-            .none, CacheKeys(salt: "s1"), CacheKeys(salt: "s2"), CacheKeys(tenant: "s1"),
-            CacheKeys(tenant: "t", salt: "s1"), CacheKeys(lora: LoRAKey(name: "l", digest: [1])),
-            CacheKeys(salt: "s1", lora: LoRAKey(name: "l", digest: [1])),
-            CacheKeys(images: [ImageSpan(contentHash: [9], start: 2, length: 3)]),
-            CacheKeys(images: [ImageSpan(contentHash: [9], start: 2, length: 4)]),
+        let keySets: [BlockExtraKeys] = [
+            .none, BlockExtraKeys(salt: "s1"), BlockExtraKeys(salt: "s2"), BlockExtraKeys(tenant: "s1"),
+            BlockExtraKeys(tenant: "t", salt: "s1"), BlockExtraKeys(lora: LoRAKey(name: "l", digest: [1])),
+            BlockExtraKeys(salt: "s1", lora: LoRAKey(name: "l", digest: [1])),
+            BlockExtraKeys(images: [ImageSpan(contentHash: [9], start: 2, length: 3)]),
+            BlockExtraKeys(images: [ImageSpan(contentHash: [9], start: 2, length: 4)]),
         ]
         let hashes = keySets.map { hasher.blockHashes(of: run(0, 16), keys: $0)[0] }
         #expect(Set(hashes).count == keySets.count)
     }
 
     @Test func extraKeyOrderOfConstructionDoesNotMatter() {
-        let one = CacheKeys(images: [
+        let one = BlockExtraKeys(images: [
             ImageSpan(contentHash: [1], start: 0, length: 2), ImageSpan(contentHash: [2], start: 4, length: 2),
         ])
-        let two = CacheKeys(images: [
+        let two = BlockExtraKeys(images: [
             ImageSpan(contentHash: [2], start: 4, length: 2), ImageSpan(contentHash: [1], start: 0, length: 2),
         ])
         #expect(hasher.blockHashes(of: run(0, 16), keys: one) == hasher.blockHashes(of: run(0, 16), keys: two))

@@ -20,15 +20,15 @@ struct RandomizedOperationTests {
         let keyIndex: Int
     }
 
-    static let keyChoices: [CacheKeys] = [
-        .none, CacheKeys(tenant: "alice"), CacheKeys(tenant: "bob"),
-        CacheKeys(tenant: "alice", publicPrefixTokens: 8), CacheKeys(tenant: "bob", publicPrefixTokens: 8),
-        CacheKeys(lora: LoRAKey(name: "adapter", digest: [1])),
+    static let keyChoices: [BlockExtraKeys] = [
+        .none, BlockExtraKeys(tenant: "alice"), BlockExtraKeys(tenant: "bob"),
+        BlockExtraKeys(tenant: "alice", publicPrefixTokens: 8), BlockExtraKeys(tenant: "bob", publicPrefixTokens: 8),
+        BlockExtraKeys(lora: LoRAKey(name: "adapter", digest: [1])),
     ]
     static let systemPrompts: [[Int]] = [[], run(1000, 8), run(2000, 13)]
 
     /// The identity of the keys that block `index` is hashed with, for the shadow comparison.
-    static func keyIdentity(_ keys: CacheKeys, block index: Int, blockSize: Int) -> String {
+    static func keyIdentity(_ keys: BlockExtraKeys, block index: Int, blockSize: Int) -> String {
         keys.extraKeys(forBlock: index, blockSize: blockSize).map { "\($0.kind):\($0.value)" }.joined(separator: ",")
     }
 

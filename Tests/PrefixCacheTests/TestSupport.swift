@@ -2,7 +2,7 @@ import Testing
 @testable import PrefixCache
 
 /// A clock the test moves by hand: TTL tests never sleep.
-final class ManualClock: CacheClock {
+final class ManualClock: PinClock {
     var time: Duration = .seconds(1000)
     func now() -> Duration { time }
     func advance(by duration: Duration) { time += duration }
@@ -42,7 +42,7 @@ extension PrefixCacheManager {
     /// Looks up, admits (reserving the prompt), and commits the uncached part of the prompt: a full
     /// prefill in one call. Returns the admission.
     @discardableResult
-    func prefill(_ prompt: [Int], keys: CacheKeys = .none) throws -> Admission {
+    func prefill(_ prompt: [Int], keys: BlockExtraKeys = .none) throws -> Admission {
         let match = try lookup(prompt, keys: keys)
         let admission = try #require(try admit(match))
         try commit(admission.sequence, tokens: prompt[admission.cachedTokens...])

@@ -7,6 +7,7 @@ NOTE: readiness is event-driven: a thread drains the server's stderr (copying it
 temp directory) and sets an event on the `listening on http://` line; `/health` is then checked once. No
 sleeps are used as synchronisation, and a server that exits early fails the fixture with its log tail.
 """
+import json
 import os
 import pathlib
 import signal
@@ -219,3 +220,60 @@ class RedisServer:
         if first.startswith("$") and first != "$-1":
             return data.split(b"\r\n")[1].decode()
         return first
+
+
+class LoopbackUpstream:
+    """A raw HTTP/1.1 upstream on a free loopback port (a remote provider we cannot reach, played by a
+    socket we control): accepts connections on a thread, reads one JSON request per connection and hands it
+    to `serve(conn, body)` on its own thread. `url` is its OpenAI-style base (`.../v1`)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self):
+        self.sock.close()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn):
+        body = None
+        try:
+            body = self.read_request(conn)
+            if body is not None:
+                self.serve(conn, body)
+        except OSError:
+            pass
+        finally:
+            self.finish(conn, body)
+            conn.close()
+
+    def serve(self, conn, body):
+        raise NotImplementedError
+
+    def finish(self, conn, body):
+        """Called before the connection is closed (e.g. to arrange a reset)."""
+
+    @staticmethod
+    def read_request(conn):
+        """The JSON body of one request read from `conn` (Content-Length framing); None if it closed first."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            part = conn.recv(65536)
+            if not part:
+                return None
+            data += part
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = next(int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:"))
+        while len(rest) < length:
+            rest += conn.recv(65536)
+        return json.loads(rest[:length])

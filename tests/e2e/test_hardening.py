@@ -16,13 +16,12 @@ to synchronise: waits are polls or socket reads with bounds that fail the test i
 """
 import json
 import socket
-import threading
 import time
 
 import httpx
 import pytest
 
-from support import MODEL, Server, free_port, read_http_response, write_config
+from support import MODEL, LoopbackUpstream, Server, free_port, read_http_response, write_config
 
 HANG = 60.0
 MASTER = "sk-master-hardening"
@@ -34,45 +33,15 @@ def chat_body(model, **extra):
                  "messages": [{"role": "user", "content": "Say hi."}]}, **extra)
 
 
-class StubUpstream:
+class StubUpstream(LoopbackUpstream):
     """An OpenAI-compatible upstream on loopback whose behaviour is chosen by the request's `model`:
     `ctx` (400 context_length_exceeded), `policy` (400 content_policy_violation), `endless` (a 200 SSE
     response whose one `data:` line never ends: 64 KiB pieces until the peer goes away), `huge` (a 200
     JSON body of 3 MiB), `ok` (a normal small completion)."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
         self.endless_bytes = 0
-        self.hits = {}
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def close(self):
-        self.sock.close()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def _read_request(conn):
-        data = b""
-        while b"\r\n\r\n" not in data:
-            part = conn.recv(65536)
-            if not part:
-                return None
-            data += part
-        head, _, rest = data.partition(b"\r\n\r\n")
-        length = next(int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:"))
-        while len(rest) < length:
-            rest += conn.recv(65536)
-        return json.loads(rest[:length])
+        super().__init__()
 
     @staticmethod
     def _json(conn, status, doc):
@@ -80,41 +49,32 @@ class StubUpstream:
         conn.sendall(f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
                      f"Connection: close\r\n\r\n".encode() + payload)
 
-    def _serve(self, conn):
-        try:
-            body = self._read_request(conn)
-            if body is None:
-                return
-            mode = body["model"]
-            self.hits[mode] = self.hits.get(mode, 0) + 1
-            if mode == "ctx":
-                self._json(conn, 400, {"error": {"message": "This model's maximum context length is 8 tokens",
-                                                 "type": "invalid_request_error", "param": "messages",
-                                                 "code": "context_length_exceeded"}})
-            elif mode == "policy":
-                self._json(conn, 400, {"error": {"message": "Flagged by the safety system",
-                                                 "type": "invalid_request_error", "param": None,
-                                                 "code": "content_policy_violation"}})
-            elif mode == "huge":
-                self._json(conn, 200, {"id": "x", "object": "chat.completion", "created": 0, "model": "huge",
-                                       "choices": [{"index": 0, "finish_reason": "stop",
-                                                    "message": {"role": "assistant", "content": "y" * (3 << 20)}}]})
-            elif mode == "endless":
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
-                             b"data: {\"choices\": [{\"delta\": {\"content\": \"")
-                piece = b"a" * 65536
-                while self.endless_bytes < (256 << 20):   # bounded even if nothing stops us
-                    conn.sendall(piece)
-                    self.endless_bytes += len(piece)
-            else:
-                self._json(conn, 200, {"id": "x", "object": "chat.completion", "created": 0, "model": mode,
-                                       "choices": [{"index": 0, "finish_reason": "stop",
-                                                    "message": {"role": "assistant", "content": "ok"}}],
-                                       "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
-        except OSError:
-            pass
-        finally:
-            conn.close()
+    def serve(self, conn, body):
+        mode = body["model"]
+        if mode == "ctx":
+            self._json(conn, 400, {"error": {"message": "This model's maximum context length is 8 tokens",
+                                             "type": "invalid_request_error", "param": "messages",
+                                             "code": "context_length_exceeded"}})
+        elif mode == "policy":
+            self._json(conn, 400, {"error": {"message": "Flagged by the safety system",
+                                             "type": "invalid_request_error", "param": None,
+                                             "code": "content_policy_violation"}})
+        elif mode == "huge":
+            self._json(conn, 200, {"id": "x", "object": "chat.completion", "created": 0, "model": "huge",
+                                   "choices": [{"index": 0, "finish_reason": "stop",
+                                                "message": {"role": "assistant", "content": "y" * (3 << 20)}}]})
+        elif mode == "endless":
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+                         b"data: {\"choices\": [{\"delta\": {\"content\": \"")
+            piece = b"a" * 65536
+            while self.endless_bytes < (256 << 20):   # bounded even if nothing stops us
+                conn.sendall(piece)
+                self.endless_bytes += len(piece)
+        else:
+            self._json(conn, 200, {"id": "x", "object": "chat.completion", "created": 0, "model": mode,
+                                   "choices": [{"index": 0, "finish_reason": "stop",
+                                                "message": {"role": "assistant", "content": "ok"}}],
+                                   "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
 
 
 @pytest.fixture(scope="module")

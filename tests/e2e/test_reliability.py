@@ -18,6 +18,7 @@ import http.client
 import json
 import re
 import socket
+import struct
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from support import MODEL, RedisServer, Server, read_http_response, write_config
+from support import MODEL, LoopbackUpstream, RedisServer, Server, read_http_response, write_config
 
 GROUP = "gemma"
 HANG = 60.0          # generous upper bound for anything that must merely "not hang"
@@ -456,7 +457,7 @@ def test_redis_sigkill_and_restart_during_burst(redis_gateway):
 # ---------------------------------------------------------------------------------------------------------
 # 3. An upstream that dies mid-stream.
 
-class DyingUpstream:
+class DyingUpstream(LoopbackUpstream):
     """An OpenAI-compatible server on loopback that starts answering and then fails, per `model`:
     `close-chunked` (SSE head + 2 chunks, then FIN without the terminating chunk), `close-plain`
     (no framing: 2 chunks then FIN without `[DONE]`), `reset` (2 chunks, then RST once the test has seen
@@ -464,83 +465,49 @@ class DyingUpstream:
     connection open). Non-streaming: a JSON head promising more bytes than it sends, then FIN."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
         self.release = threading.Event()
         self.reset_now = threading.Event()
         self.stalled = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
     def close(self):
         self.release.set()
         self.reset_now.set()
-        self.sock.close()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def _read_request(conn):
-        data = b""
-        while b"\r\n\r\n" not in data:
-            part = conn.recv(65536)
-            if not part:
-                return None
-            data += part
-        head, _, rest = data.partition(b"\r\n\r\n")
-        length = next(int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:"))
-        while len(rest) < length:
-            rest += conn.recv(65536)
-        return json.loads(rest[:length])
+        super().close()
 
     @staticmethod
     def _chunk(i, model):
         return {"id": "chatcmpl-dying", "object": "chat.completion.chunk", "created": 0, "model": model,
                 "choices": [{"index": 0, "delta": {"content": f"part{i} "}, "finish_reason": None}]}
 
-    def _serve(self, conn):
-        body = None
-        try:
-            body = self._read_request(conn)
-            if body is None:
-                return
-            mode = body["model"]
-            if not body.get("stream"):
-                payload = json.dumps({"id": "x", "object": "chat.completion", "choices": []}).encode()
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                             + str(len(payload) + 500).encode() + b"\r\n\r\n" + payload)
-                conn.shutdown(socket.SHUT_WR)
-                return
-            events = [b"data: " + json.dumps(self._chunk(i, mode)).encode() + b"\n\n" for i in (1, 2)]
-            if mode == "close-plain":
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
-                             + b"".join(events))
-                conn.shutdown(socket.SHUT_WR)
-                return
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
-            for e in events:
-                conn.sendall(f"{len(e):x}\r\n".encode() + e + b"\r\n")
-            if mode == "stall":
-                self.stalled.append(conn)
-                self.release.wait()
-            elif mode == "reset":
-                self.reset_now.wait(HANG)
-            else:
-                conn.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-        finally:
-            if body is not None and body.get("model") == "reset":
-                import struct
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            conn.close()
+    def serve(self, conn, body):
+        mode = body["model"]
+        if not body.get("stream"):
+            payload = json.dumps({"id": "x", "object": "chat.completion", "choices": []}).encode()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                         + str(len(payload) + 500).encode() + b"\r\n\r\n" + payload)
+            conn.shutdown(socket.SHUT_WR)
+            return
+        events = [b"data: " + json.dumps(self._chunk(i, mode)).encode() + b"\n\n" for i in (1, 2)]
+        if mode == "close-plain":
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+                         + b"".join(events))
+            conn.shutdown(socket.SHUT_WR)
+            return
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for e in events:
+            conn.sendall(f"{len(e):x}\r\n".encode() + e + b"\r\n")
+        if mode == "stall":
+            self.stalled.append(conn)
+            self.release.wait()
+        elif mode == "reset":
+            self.reset_now.wait(HANG)
+        else:
+            conn.shutdown(socket.SHUT_WR)
+
+    def finish(self, conn, body):
+        if body is not None and body.get("model") == "reset":
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
 @pytest.fixture(scope="module")

@@ -1,3 +1,4 @@
+import NumericCore
 import Tensor
 
 /// The BERT encoder forward pass in f32, several sentences per call, then mean pooling and L2 normalisation

@@ -29,9 +29,9 @@ public final class SentenceEmbedder: Sendable {
     /// Loads a sentence-transformers folder: config.json, model.safetensors, tokenizer.json (or vocab.txt),
     /// optional sentence_bert_config.json (`max_seq_length`, default 512 capped at the position table) and
     /// 1_Pooling/config.json (must ask for mean pooling when present).
-    /// `threads`: size of a private thread pool; nil uses `ThreadPool.shared`.
+    /// `threads`: the worker pool the encoder runs on (the server passes its model's pool).
     /// Throws `EngineError` naming the file for anything missing, malformed or unsupported.
-    public init(directory: String, threads: Int? = nil) throws {
+    public init(directory: String, threads: ThreadPool = .shared) throws {
         let dir = directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
@@ -72,7 +72,7 @@ public final class SentenceEmbedder: Sendable {
             throw EngineError(.loadFailed, "cannot open \(dir)/model.safetensors", underlying: error)
         }
         encoder = BertEncoder(config: config, weights: try BertWeights(file: file, config: config))
-        pool = threads.map { ThreadPool(threads: $0) } ?? .shared
+        pool = threads
     }
 
     /// Token ids of `text`: [CLS] ... [SEP], truncated to `maxTokens`.

@@ -19,7 +19,9 @@ public final class LanguageModel: @unchecked Sendable {
     public let fingerprint: ModelFingerprint
 
     /// Loads and validates a GGUF model. `progress` receives human-readable stage messages.
-    public init(path: String, maxBatch: Int = 64, pool: ThreadPool = .shared,
+    /// `threads`: the worker pool every kernel of this model runs on (built by the caller, e.g. from
+    /// `--threads`; the default is the process-wide pool sized by `INFER_THREADS` or the core count).
+    public init(path: String, maxBatch: Int = 64, threads: ThreadPool = .shared,
                 progress: ((String) -> Void)? = nil) throws {
         let start = Date()
         progress?("loading \(path)")
@@ -34,9 +36,9 @@ public final class LanguageModel: @unchecked Sendable {
         let weights = try ModelWeights(file: file, config: config)
         progress?("loading tokenizer (\(config.vocabularySize) tokens)")
         tokenizer = try TokenizerLoader.load(from: file)
-        transformer = Transformer(config: config, weights: weights, pool: pool, maxBatch: maxBatch)
+        transformer = Transformer(config: config, weights: weights, threads: threads, maxBatch: maxBatch)
         fingerprint = ModelFingerprint(digesting: file.headerBytes)
-        summary = LoadSummary(file: file, config: config, threads: pool.threadCount,
+        summary = LoadSummary(file: file, config: config, threads: threads.threadCount,
                               seconds: Date().timeIntervalSince(start))
     }
 }

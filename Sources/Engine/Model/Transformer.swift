@@ -1,5 +1,5 @@
-import CKernels
 import Foundation
+import NumericCore
 import Tensor
 
 /// A decoder-only transformer (gemma3, llama, qwen2) running on quantized, memory-mapped weights.
@@ -21,12 +21,12 @@ public final class Transformer: @unchecked Sendable {
     private let act = ActivationBuffer()
     private var scratch: Scratch
 
-    public init(config: ModelConfig, weights: ModelWeights, pool: ThreadPool = .shared, maxBatch: Int = 64) {
+    public init(config: ModelConfig, weights: ModelWeights, threads: ThreadPool = .shared, maxBatch: Int = 64) {
         self.config = config
         self.weights = weights
-        self.threadPool = pool
+        self.threadPool = threads
         self.maxBatch = maxBatch
-        scratch = Scratch(config: config, batch: maxBatch, threads: pool.threadCount)
+        scratch = Scratch(config: config, batch: maxBatch, threads: threads.threadCount)
     }
 
     /// A new, empty single-sequence KV cache for up to `capacity` positions (clamped to the trained context).
@@ -42,17 +42,17 @@ public final class Transformer: @unchecked Sendable {
         precondition(cache.count + tokens.count <= cache.capacity, "KV cache full")
         let p0 = cache.count
         let rows = tokens.enumerated().map { BatchRow(token: $0.element, position: p0 + $0.offset, sequence: 0) }
-        let logits = forward(rows: rows, tables: [cache.table], pool: cache.pool, outputRows: Array(outputRows))
+        let logits = forward(rows: rows, tables: [cache.table], kv: cache.pool, outputRows: Array(outputRows))
         cache.count = p0 + tokens.count
         return logits
     }
 
     /// Batched forward pass over rows of several sequences (continuous batching): row r is token
     /// `rows[r].token` at `rows[r].position` of sequence `tables[rows[r].sequence]`, whose blocks must already
-    /// cover that position. Writes every row's K/V into `pool`, then attends each row to positions
+    /// cover that position. Writes every row's K/V into `kv`, then attends each row to positions
     /// `0...position` of its own sequence (earlier rows of the same sequence in this batch included).
     /// Returns logits `[outputRows.count, vocab]` for the listed batch rows. Tables' `count` is not changed.
-    public func forward(rows: [BatchRow], tables: [BlockTable], pool: KVPool, outputRows: [Int]) -> [Float] {
+    public func forward(rows: [BatchRow], tables: [BlockTable], kv: KVPool, outputRows: [Int]) -> [Float] {
         let T = rows.count
         precondition(T > 0 && T <= maxBatch, "batch of \(T) tokens (max \(maxBatch))")
         let c = config
@@ -63,7 +63,7 @@ public final class Transformer: @unchecked Sendable {
         let embedScale: Float = c.architecture == .gemma3 ? Float(e).squareRoot() : 1
         for (t, row) in rows.enumerated() {
             precondition(row.token >= 0 && row.token < c.vocabularySize, "token id \(row.token) out of range")
-            precondition(row.position < tables[row.sequence].blocks.count * pool.blockSize, "no KV block for position")
+            precondition(row.position < tables[row.sequence].blocks.count * kv.blockSize, "no KV block for position")
             let xr = s.x + t * e
             Dequant.row(weights.tokenEmbedding.type, weights.tokenEmbedding.row(row.token), xr, count: e)
             if embedScale != 1 { for i in 0..<e { xr[i] *= embedScale } }
@@ -79,7 +79,7 @@ public final class Transformer: @unchecked Sendable {
 
         for (il, lw) in weights.layers.enumerated() {
             let sliding = c.isSlidingLayer(il)
-            attentionBlock(layer: il, lw, rows: rows, tables: tables, pool: pool,
+            attentionBlock(layer: il, lw, rows: rows, tables: tables, kv: kv,
                            rope: sliding ? ropeLocal : ropeGlobal, window: sliding ? c.slidingWindow : 0)
             feedForwardBlock(lw, T: T)
         }
@@ -110,11 +110,11 @@ public final class Transformer: @unchecked Sendable {
     // MARK: - Blocks
 
     private func attentionBlock(layer il: Int, _ lw: LayerWeights, rows: [BatchRow], tables: [BlockTable],
-                                pool: KVPool, rope: RopeTable, window: Int) {
+                                kv: KVPool, rope: RopeTable, window: Int) {
         let c = config
         let T = rows.count
         let e = c.embeddingLength, hd = c.headDim, qDim = c.qDim, kvDim = c.kvDim
-        let bs = pool.blockSize
+        let bs = kv.blockSize
         let s = scratch
         normRows(s.x, lw.attnNorm, s.h, T: T, n: e)
         matmul(lw.wq, s.h, T: T, s.q)     // [T, qDim]
@@ -137,8 +137,8 @@ public final class Transformer: @unchecked Sendable {
                 rope.apply(kh, row: t, style: c.ropeStyle)
             }
             let block = Int(tables[row.sequence].blocks[row.position / bs]), slot = row.position % bs
-            (pool.keyBlock(il, block) + slot * kvDim).update(from: s.k + t * kvDim, count: kvDim)
-            (pool.valueBlock(il, block) + slot * kvDim).update(from: s.v + t * kvDim, count: kvDim)
+            (kv.keyBlock(il, block) + slot * kvDim).update(from: s.k + t * kvDim, count: kvDim)
+            (kv.valueBlock(il, block) + slot * kvDim).update(from: s.v + t * kvDim, count: kvDim)
         }
         // Attention through each row's block table. One task per (row, KV head) covering the query heads
         // that share it (GQA), so each K/V row is loaded once for all of them; with too few tasks for the
@@ -169,23 +169,23 @@ public final class Transformer: @unchecked Sendable {
                     var nb = 0
                     for b in (lo / bs)...(row.position / bs) {
                         let id = Int(table.blocks[b])
-                        kp[nb] = UnsafePointer(pool.keyBlock(il, id) + kvh * hd)
-                        vp[nb] = UnsafePointer(pool.valueBlock(il, id) + kvh * hd)
+                        kp[nb] = UnsafePointer(kv.keyBlock(il, id) + kvh * hd)
+                        vp[nb] = UnsafePointer(kv.valueBlock(il, id) + kvh * hd)
                         nb += 1
                     }
-                    ck_vattend(q, Int32(perTask), Int32(hd), kp, vp, Int32(bs), Int32(kvDim), Int32(lo),
-                               Int32(count), scoreScale, scores, o)
+                    VectorMath.attend(q, heads: perTask, headDim: hd, keyBlocks: kp, valueBlocks: vp, blockSize: bs,
+                                      rowStride: kvDim, lo: lo, count: count, scale: scoreScale, scores: scores, out: o)
                     task += 1
                     continue
                 }
                 var j = lo
                 while j <= row.position {
-                    let keys = pool.keyBlock(il, Int(table.blocks[j / bs])) + kvh * hd
+                    let keys = kv.keyBlock(il, Int(table.blocks[j / bs])) + kvh * hd
                     let end = min(row.position + 1, (j / bs + 1) * bs)
                     for p in j..<end {
                         let k = keys + (p % bs) * kvDim
                         for i in 0..<perTask {
-                            scores[i * count + p - lo] = Ops.dot(q + i * hd, k, hd) * scoreScale
+                            scores[i * count + p - lo] = VectorMath.dot(q + i * hd, k, hd) * scoreScale
                         }
                     }
                     j = end
@@ -194,11 +194,11 @@ public final class Transformer: @unchecked Sendable {
                 o.initialize(repeating: 0, count: perTask * hd)
                 j = lo
                 while j <= row.position {
-                    let values = pool.valueBlock(il, Int(table.blocks[j / bs])) + kvh * hd
+                    let values = kv.valueBlock(il, Int(table.blocks[j / bs])) + kvh * hd
                     let end = min(row.position + 1, (j / bs + 1) * bs)
                     for p in j..<end {
                         let v = values + (p % bs) * kvDim
-                        for i in 0..<perTask { Ops.axpy(scores[i * count + p - lo], v, o + i * hd, hd) }
+                        for i in 0..<perTask { VectorMath.axpy(scores[i * count + p - lo], v, o + i * hd, hd) }
                     }
                     j = end
                 }

@@ -32,8 +32,8 @@ public struct GenerationRequest: Sendable {
         self.topLogprobs = topLogprobs
     }
 
-    var cacheKeys: CacheKeys {
-        CacheKeys(tenant: tenant.map { CacheSalt($0) }, salt: cacheSalt.map { CacheSalt($0) },
+    var cacheKeys: BlockExtraKeys {
+        BlockExtraKeys(tenant: tenant.map { CacheSalt($0) }, salt: cacheSalt.map { CacheSalt($0) },
                   publicPrefixTokens: publicPrefixTokens)
     }
 }

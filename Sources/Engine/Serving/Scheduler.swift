@@ -24,7 +24,7 @@ final class Scheduler {
     }
 
     /// A request in flight.
-    final class Sequence {
+    final class ScheduledSequence {
         let job: Job
         var tokens: [Int]              // prompt + generated
         var computed = 0               // positions with KV in the pool
@@ -58,10 +58,10 @@ final class Scheduler {
 
     let model: LanguageModel
     let options: EngineOptions
-    let pool: KVPool
+    let kvPool: KVPool
     let cache: PrefixCacheManager
-    private(set) var waiting: [Sequence] = []
-    private(set) var running: [Sequence] = []
+    private(set) var waiting: [ScheduledSequence] = []
+    private(set) var running: [ScheduledSequence] = []
     private(set) var stats = EngineStats()
     private var admissions = 0
 
@@ -69,7 +69,7 @@ final class Scheduler {
         self.model = model
         self.options = options
         let blocks = max(1, (options.kvCacheTokens + options.blockSize - 1) / options.blockSize)
-        pool = KVPool(layerCount: model.config.layerCount, kvDim: model.config.kvDim, blockSize: options.blockSize,
+        kvPool = KVPool(layerCount: model.config.layerCount, kvDim: model.config.kvDim, blockSize: options.blockSize,
                       blockCount: blocks)
         cache = try PrefixCacheManager(config: PrefixCacheConfig(
             blockCount: blocks, blockSize: options.blockSize, model: model.fingerprint,
@@ -90,12 +90,12 @@ final class Scheduler {
             } else if r.promptTokens.count + 1 > ctx {
                 job.continuation.finish(throwing: EngineError(
                     .contextOverflow, "the prompt has \(r.promptTokens.count) tokens; the model's context is \(ctx)"))
-            } else if r.promptTokens.count + 1 > pool.blockCount * pool.blockSize {
+            } else if r.promptTokens.count + 1 > kvPool.blockCount * kvPool.blockSize {
                 job.continuation.finish(throwing: EngineError(
                     .contextOverflow,
-                    "the prompt has \(r.promptTokens.count) tokens; the KV cache holds \(pool.blockCount * pool.blockSize)"))
+                    "the prompt has \(r.promptTokens.count) tokens; the KV cache holds \(kvPool.blockCount * kvPool.blockSize)"))
             } else {
-                waiting.append(Sequence(job: job, model: model))
+                waiting.append(ScheduledSequence(job: job, model: model))
             }
         }
     }
@@ -119,7 +119,7 @@ final class Scheduler {
         guard !running.isEmpty else { return publish() }
         var rows: [BatchRow] = []
         var outputs: [Int] = []          // batch row whose logits each sampling sequence needs
-        var batchSeqs: [(seq: Sequence, count: Int, output: Int?)] = []
+        var batchSeqs: [(seq: ScheduledSequence, count: Int, output: Int?)] = []
         var tables: [BlockTable] = []
         var budget = options.maxBatchTokens
 
@@ -158,7 +158,7 @@ final class Scheduler {
         guard !batchSeqs.isEmpty else { return publish() }
         if batchSeqs.count != tables.count { return publish() }   // rebuild next step (rare)
 
-        let logits = model.transformer.forward(rows: rows, tables: tables, pool: pool, outputRows: outputs)
+        let logits = model.transformer.forward(rows: rows, tables: tables, kv: kvPool, outputRows: outputs)
         stats.steps += 1
         let vocab = model.config.vocabularySize
         for (seq, count, output) in batchSeqs {
@@ -198,8 +198,8 @@ final class Scheduler {
                         seq.promptBlockHashes = cache.hasher.blockHashes(of: seq.job.request.promptTokens, keys: keys)
                     }
                     let next = match.cachedBlocks
-                    if next < seq.promptBlockHashes.count, (next + 1) * pool.blockSize < seq.tokens.count,
-                       running.contains(where: { $0.willCompute(seq.promptBlockHashes[next], blockSize: pool.blockSize) }) {
+                    if next < seq.promptBlockHashes.count, (next + 1) * kvPool.blockSize < seq.tokens.count,
+                       running.contains(where: { $0.willCompute(seq.promptBlockHashes[next], blockSize: kvPool.blockSize) }) {
                         i += 1
                         continue
                     }
@@ -222,7 +222,7 @@ final class Scheduler {
     }
 
     /// Makes room for `total` positions of `seq`, preempting younger sequences if the pool is full.
-    private func reserve(_ seq: Sequence, total: Int) -> Bool {
+    private func reserve(_ seq: ScheduledSequence, total: Int) -> Bool {
         while true {
             guard let id = seq.cacheID else {
                 fail(seq, "running sequence \(seq.job.id) has no cache id")
@@ -243,7 +243,7 @@ final class Scheduler {
         }
     }
 
-    private func preempt(_ seq: Sequence) {
+    private func preempt(_ seq: ScheduledSequence) {
         if let id = seq.cacheID { cache.free(id) }
         seq.cacheID = nil
         seq.computed = 0
@@ -255,7 +255,7 @@ final class Scheduler {
 
     // MARK: - Sampling and completion
 
-    private func sample(_ seq: Sequence, _ logits: UnsafeBufferPointer<Float>) {
+    private func sample(_ seq: ScheduledSequence, _ logits: UnsafeBufferPointer<Float>) {
         let r = seq.job.request
         let token = seq.sampler.sample(logits)
         seq.sampler.accept(token)
@@ -277,7 +277,7 @@ final class Scheduler {
         seq.tokens.append(token)
     }
 
-    private func finish(_ seq: Sequence, _ reason: FinishReason) {
+    private func finish(_ seq: ScheduledSequence, _ reason: FinishReason) {
         if let id = seq.cacheID { cache.free(id) }
         seq.cacheID = nil
         running.removeAll { $0 === seq }
@@ -291,7 +291,7 @@ final class Scheduler {
     }
 
     /// Ends `seq` with an internal error (an engine invariant broke for it; other sequences go on).
-    private func fail(_ seq: Sequence, _ message: String) {
+    private func fail(_ seq: ScheduledSequence, _ message: String) {
         recordPrefixCacheError(message)
         if let id = seq.cacheID { cache.free(id) }
         seq.cacheID = nil

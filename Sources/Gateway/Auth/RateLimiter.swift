@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Redis
 
 /// Counters per fixed one-minute window, shared by server instances when they live in Redis.
 public protocol RateLimitStore: Sendable {

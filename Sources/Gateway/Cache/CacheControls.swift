@@ -1,4 +1,5 @@
 import Foundation
+import NumericCore
 
 /// Per-request cache controls: the body's `"cache": {...}` object (what the OpenAI SDK sends through
 /// `extra_body`, LiteLLM's names) merged with the HTTP `Cache-Control` request header (an extension).

@@ -1,3 +1,4 @@
+import Redis
 /// A per-request cache control that has the wrong type or value. The HTTP server renders it as a 400
 /// (`invalid_request_error`, `param` = `field`).
 public struct CacheControlError: Error, Sendable, Equatable, CustomStringConvertible {

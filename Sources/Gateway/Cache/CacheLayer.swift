@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import Redis
+import Synchronization
 
 /// The facade the HTTP server calls: controls, exact layer, semantic layer, statistics.
 ///
@@ -18,7 +20,7 @@ public final class CacheLayer: Sendable {
     public let redis: RedisClient?
     private let clock: CacheClock
     private let logger: Logger
-    private let counters = SyncBox(Counters())
+    private let counters = Mutex(Counters())
 
     struct Counters: Sendable {
         var hits = 0, semanticHits = 0, misses = 0, bypasses = 0, stores = 0, storeErrors = 0
@@ -200,7 +202,7 @@ public final class CacheLayer: Sendable {
 
     /// Counters and sizes: hits, semantic_hits, misses, bypasses, stores, entries, bytes, redis status.
     public func stats() async -> JSONValue {
-        let c = counters.current
+        let c = counters.withLock { $0 }
         let size = await exact.stats()
         let redisStatus: String = redis.map { $0.isCircuitOpen ? "unavailable" : "connected" } ?? "not_configured"
         var pairs: [(String, JSONValue)] = [

@@ -1,3 +1,4 @@
+import Redis
 /// Cache configuration (from `litellm_settings.cache` / `cache_params` in the config file).
 public struct CacheSettings: Sendable {
     /// `cache_params.type`.

@@ -1,4 +1,5 @@
 import Foundation
+import NumericCore
 
 /// Approximate nearest-neighbour search with a Hierarchical Navigable Small World graph.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import Redis
 
 /// The exact cache in Redis: one string key per entry holding exactly
 /// `{"timestamp": <unix seconds>, "response": <full non-streaming response JSON>}` (LiteLLM's layout),

@@ -1,5 +1,8 @@
 import Foundation
 import Logging
+import NumericCore
+import Redis
+import Synchronization
 
 /// A semantic-cache hit candidate: the most similar entry in the request's scope.
 public struct SemanticMatch: Sendable {
@@ -43,7 +46,7 @@ public final class SemanticCache: Sendable {
     private let channel: String
     private let clock: CacheClock
     private let logger: Logger
-    private let background = SyncBox<(subscriber: RedisSubscriber?, tasks: [Task<Void, Never>])>((nil, []))
+    private let background = Mutex<(subscriber: RedisSubscriber?, tasks: [Task<Void, Never>])>((nil, []))
     private static let flushMessage = "*flush*"
 
     public init(
@@ -257,13 +260,9 @@ public final class SemanticCache: Sendable {
 /// operation is left to finish in the background and its result dropped).
 func withTimeout<T: Sendable>(_ seconds: Double, _ operation: @escaping @Sendable () async throws -> T) async -> T?? {
     await withCheckedContinuation { (continuation: CheckedContinuation<T??, Never>) in
-        let finished = SyncBox(false)
+        let finished = OneShot()
         let finish: @Sendable (T??) -> Void = { value in
-            let first = finished.withLock { done in
-                defer { done = true }
-                return !done
-            }
-            if first { continuation.resume(returning: value) }
+            if finished.claim() { continuation.resume(returning: value) }
         }
         let timer = Task {
             // A cancelled sleep (the operation finished first) must not report a timeout.
@@ -276,4 +275,11 @@ func withTimeout<T: Sendable>(_ seconds: Double, _ operation: @escaping @Sendabl
             timer.cancel()
         }
     }
+}
+
+/// True for the first `claim()` only (which of two racing completions resumes a continuation).
+private final class OneShot: Sendable {
+    private let done = Atomic<Bool>(false)
+
+    func claim() -> Bool { !done.exchange(true, ordering: .acquiringAndReleasing) }
 }

@@ -1,3 +1,5 @@
+import NumericCore
+
 /// A nearest-neighbour index over L2-normalised vectors, scored by cosine similarity (dot product).
 /// Ids are chosen by the caller and unique within one index.
 public protocol VectorIndex: Sendable {

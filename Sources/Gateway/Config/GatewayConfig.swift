@@ -1,3 +1,4 @@
+import CurlHTTP
 /// The gateway's configuration, read from a LiteLLM-compatible YAML file (`model_list`,
 /// `router_settings`, `litellm_settings`, `general_settings`, plus our `keys:` list).
 ///

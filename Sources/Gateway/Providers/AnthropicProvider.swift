@@ -1,3 +1,4 @@
+import CurlHTTP
 import Foundation
 
 /// Anthropic's Messages API (`anthropic/<model>`): OpenAI chat requests are translated to

@@ -10,6 +10,8 @@ public struct ProviderRequest: Sendable {
     /// The OpenAI-shaped request body; the router sets `"model"` to the deployment's upstream id.
     public var body: JSONValue
     public var stream: Bool
+    /// `stream_options.include_usage`, parsed at the edge (the body still carries it for remote upstreams).
+    public var includeUsage = false
     /// Total seconds for the upstream call (nil: the deployment's or router's default).
     public var timeout: Double?
     /// Seconds to the first streamed byte (nil: the deployment's or router's default).

@@ -1,3 +1,4 @@
+import CurlHTTP
 import Foundation
 
 /// Any OpenAI-compatible server (`openai/`, `hosted_vllm/`: OpenAI, vLLM, llama.cpp, Ollama's `/v1`,

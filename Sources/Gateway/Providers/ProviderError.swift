@@ -1,3 +1,4 @@
+import CurlHTTP
 /// An upstream failure, classified for retries, fallbacks and cooldowns, and renderable as an
 /// OpenAI-style error (`{"error": {"message", "type", "param", "code"}}` with `status`).
 public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible {

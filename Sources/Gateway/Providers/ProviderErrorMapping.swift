@@ -1,4 +1,6 @@
+import CurlHTTP
 import Foundation
+import NumericCore
 
 /// Turns an upstream error response into a classified `ProviderError`, following LiteLLM's
 /// exception mapping (`litellm/litellm_core_utils/exception_mapping_utils.py`): the status code decides

@@ -1,3 +1,4 @@
+import CurlHTTP
 import Foundation
 
 /// What a translator makes of one upstream SSE event.

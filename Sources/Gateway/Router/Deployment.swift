@@ -1,4 +1,5 @@
 import Crypto
+import CurlHTTP
 import Foundation
 
 /// One deployment of a model group: a provider plus the settings the router needs to choose it.

@@ -1,4 +1,5 @@
 import Foundation
+import NumericCore
 
 /// The retry and fallback logic of one routed request, as a pure state machine: no I/O, no clock, no
 /// randomness. The router feeds it events and performs the actions it returns.

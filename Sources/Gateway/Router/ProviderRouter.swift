@@ -1,5 +1,7 @@
+import CurlHTTP
 import Foundation
 import Logging
+import NumericCore
 
 /// Routes OpenAI-shaped requests for a model group to its deployments, with retries, fallbacks and
 /// cooldowns (LiteLLM semantics; the decisions are `FallbackPlanner`'s and `CooldownPolicy`'s).

@@ -1,4 +1,6 @@
 import Logging
+import NumericCore
+import Redis
 
 /// Cooldown state shared by every server instance through Redis (SPEC-gateway: "With Redis configured,
 /// cooldown state is shared across instances"), with LiteLLM's rules from `CooldownPolicy`.

@@ -27,7 +27,7 @@ func buildApplication(_ server: OpenAIServer, gateway build: GatewayBuild? = nil
     router.add(middleware: ConcurrencyLimitMiddleware(limiter: server.concurrency))
 
     let pipeline = build?.pipeline ?? .quickPath(server, logger: logger)
-    let routes = GatewayRoutes(server: server, gateway: pipeline)
+    let routes = GatewayRoute(server: server, gateway: pipeline)
     let utility = UtilityRoutes(server: server, groups: pipeline.router.groupNames, pipeline: pipeline)
     let embeddings = EmbeddingsRoute(server: server, embedders: build?.embedders ?? [:], cache: pipeline.cache)
     let admin = CacheAdminRoutes(server: server, cache: pipeline.cache)

@@ -3,6 +3,7 @@ import Hummingbird
 import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
+import NumericCore
 import Synchronization
 
 /// Per-connection limits of the HTTP server, below the router (so they hold before any route runs):

@@ -1,5 +1,6 @@
 import Hummingbird
 import NIOCore
+import OpenAIRequest
 
 /// Reads the body of every POST into memory before the rest of the chain sees the request, and so before
 /// `ConcurrencyLimitMiddleware` takes a permit: a client that sends its body slowly (or never finishes it)

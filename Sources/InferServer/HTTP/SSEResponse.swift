@@ -1,18 +1,8 @@
 import Gateway
 import Hummingbird
 import Logging
-
-/// What the local engine answers for one request: a complete JSON body, or the chunk objects of a stream.
-enum LocalReply: Sendable {
-    case json(JSONValue)
-    case chunks(AsyncThrowingStream<JSONValue, any Error>)
-}
-
-/// A stream write that did not complete within the server's `--write-timeout`.
-struct StreamWriteTimeout: Error, CustomStringConvertible {
-    let seconds: Double
-    var description: String { "a stream write did not complete within \(seconds) s" }
-}
+import NumericCore
+import OpenAIRequest
 
 /// Server-sent events exactly as OpenAI sends them: `data: {chunk}` per chunk, then `data: [DONE]`.
 enum SSEResponse {

@@ -1,6 +1,7 @@
 import Engine
 import Hummingbird
 import Gateway
+import OpenAIRequest
 
 /// `/v1/models`, `/tokenize`, `/detokenize`, `/health`, `/health/readiness`, `/metrics`.
 struct UtilityRoutes: Sendable {
@@ -48,7 +49,7 @@ struct UtilityRoutes: Sendable {
         let tokens: [Int]
         let template = server.template, tokenizer = server.tokenizer
         if f.value("messages") != nil {
-            let messages = try ChatCompletionsRoute.messages(f)
+            let messages = try ChatMessages.parse(f)
             let addGenerationPrompt = try f.bool("add_generation_prompt") ?? true
             tokens = try await CPUWork.run(bytes: messages.reduce(0) { $0 + $1.content.utf8.count }) {
                 template.tokens(messages, tokenizer: tokenizer, addGenerationPrompt: addGenerationPrompt)

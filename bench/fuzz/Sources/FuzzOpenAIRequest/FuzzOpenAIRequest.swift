@@ -1,9 +1,10 @@
 import Engine
 import Foundation
 import Gateway
+import OpenAIRequest
 
-// Input: a request body for /v1/chat/completions. Runs the server's own validation (RequestFields,
-// GenerationParameters, ChatCompletionsRoute.messages; the files are symlinked from InferServer).
+// Input: a request body for /v1/chat/completions. Runs the server's own validation (the OpenAIRequest
+// library: RequestFields, stream options, GenerationParameters, ChatMessages).
 // Invariants: no crash for any body; what validation accepts is in range (n, temperature, top_p, top_k,
 // min_p, penalties, logit_bias ids, stop count); building the engine request never traps.
 let vocabularySize = 262_144
@@ -12,7 +13,9 @@ let vocabularySize = 262_144
 public func fuzzOpenAIRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard let body = try? JSONValue.parse(Data(bytes: data, count: size)) else { return 0 }
     guard let f = try? RequestFields(body) else { return 0 }
-    _ = try? ChatCompletionsRoute.messages(f)
+    _ = try? ChatMessages.parse(f)
+    _ = try? f.streamOptions()
+    _ = try? f.stringList("fallbacks")
     _ = try? f.bool("logprobs")
     _ = try? f.int("top_logprobs", in: 0...20)
     guard let p = try? GenerationParameters(f, vocabularySize: vocabularySize, tenant: "t") else { return 0 }

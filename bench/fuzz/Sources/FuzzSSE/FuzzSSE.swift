@@ -1,3 +1,4 @@
+import CurlHTTP
 @testable import Gateway
 
 // Input: byte 0 seeds the chunking, the rest is the stream. Invariants: no crash; the events (or the limit

@@ -1,0 +1,7 @@
+import Engine
+import Foundation
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}

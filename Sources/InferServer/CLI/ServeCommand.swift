@@ -1,0 +1,268 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Gateway
+import Hummingbird
+import Logging
+import NumericCore
+import OpenAIRequest
+import Redis
+import ServiceLifecycle
+
+/// `infer serve`: the OpenAI-compatible HTTP server.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Serve the model over an OpenAI-compatible HTTP API.")
+
+    @Option(name: .long, help: "Path to a GGUF model file (optional with --config when model_list has a local/ GGUF).")
+    var model: String?
+
+    @Option(name: .long, help: "LiteLLM-style config file (model_list, router_settings, litellm_settings, general_settings).")
+    var config: String?
+
+    @Option(name: .long, help: "Worker threads (default: INFER_THREADS or the number of cores).")
+    var threads: Int?
+
+    @Flag(name: .long, help: "Do not print the model load progress and summary lines.")
+    var quiet = false
+
+    @Option(name: .long, help: "Address to bind.")
+    var host = "127.0.0.1"
+
+    @Option(name: .long, help: "Port to bind (0 = any free port; the real one is printed).")
+    var port = 8080
+
+    @Option(name: .long, help: "Model id clients use (default: the file name without .gguf).")
+    var servedModelName: String?
+
+    @Option(name: .long, help: "Require `Authorization: Bearer KEY` on the API routes.")
+    var apiKey: String?
+
+    @Option(name: .long, help: "KV cache size in tokens.")
+    var kvCacheTokens = 65536
+
+    @Option(name: .long, help: "Sequences decoding at once.")
+    var maxRunning = 16
+
+    @Option(name: .long, help: "Requests allowed to wait (more get 429).")
+    var maxQueued = 256
+
+    @Option(name: .long, help: "Largest request body in bytes, more get 413 (default: general_settings.max_request_size_mb or 16 MiB).")
+    var maxBodyBytes: Int?
+
+    @Option(name: .long, help: "Largest prompt in tokens, more get 400 (default: general_settings.max_prompt_tokens or the context length).")
+    var maxPromptTokens: Int?
+
+    @Option(name: .long, help: "Largest max_tokens a request may ask for, and the cap when it asks for none (default: general_settings.max_output_tokens or the context).")
+    var maxOutputTokens: Int?
+
+    @Option(name: .long, help: "Most choices (n) per request (default: general_settings.max_n or 16).")
+    var maxN: Int?
+
+    @Option(name: .long, help: "Most API requests in flight, more get 429 (default: general_settings.global_max_parallel_requests or 1024).")
+    var maxConcurrentRequests: Int?
+
+    @Option(name: .long, help: "Most API requests one virtual key may have in flight (default: general_settings.max_parallel_requests or none).")
+    var maxConcurrentPerKey: Int?
+
+    @Option(name: .long, help: "Seconds a chat/completion request may take end to end (default: general_settings.request_deadline or 600).")
+    var requestDeadline: Double?
+
+    @Option(name: .long, help: "Seconds in-flight requests get to finish on SIGINT/SIGTERM.")
+    var shutdownTimeout = 30.0
+
+    @Option(name: .long, help: "Seconds one write of a streamed response may block (client not reading) before the stream is closed and its generation cancelled (0 = never).")
+    var writeTimeout = 30.0
+
+    @Option(name: .long, help: "Seconds from the first byte of a request to the end of its body; a slower client gets 408 and is disconnected (0 = never).")
+    var readTimeout = 30.0
+
+    @Option(name: .long, help: "Seconds a connection may stay open with no request in flight before it is closed (0 = never).")
+    var idleTimeout = 60.0
+
+    @Option(name: .long, help: "Most open HTTP connections; a connection over it gets 503 and is closed.")
+    var maxConnections = 4096
+
+    @Option(name: .long, help: "Log level (trace, debug, info, notice, warning, error).")
+    var logLevel = "info"
+
+    @Option(name: .long, help: "Response cache: local | redis | redis-semantic (overrides the config's litellm_settings.cache).")
+    var cache: String?
+
+    @Option(name: .long, help: "Response cache key prefix (cache_params.namespace).")
+    var cacheNamespace: String?
+
+    @Option(name: .long, help: "Response cache TTL in seconds (cache_params.ttl; default: no expiry).")
+    var cacheTtl: Double?
+
+    @Option(name: .long, help: "Semantic cache cosine threshold in [0, 1] (cache_params.similarity_threshold).")
+    var similarityThreshold: Double?
+
+    @Option(name: .long, help: "Redis for the caches: redis://[user:pass@]host:port/db (default: REDIS_URL / REDIS_HOST).")
+    var redisUrl: String?
+
+    @Option(name: .long, help: "Sentence-embedding model directory served at /v1/embeddings and used by the semantic cache.")
+    var embeddingModel: String?
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
+        guard kvCacheTokens > 0, maxRunning > 0, maxQueued >= 0, maxConnections > 0 else {
+            throw ValidationError("--kv-cache-tokens, --max-running, --max-connections must be positive, --max-queued not negative")
+        }
+        for (name, value) in [("--shutdown-timeout", shutdownTimeout), ("--write-timeout", writeTimeout),
+                              ("--read-timeout", readTimeout), ("--idle-timeout", idleTimeout)] {
+            guard value >= 0, value <= 86_400 else {
+                throw ValidationError("\(name) must be between 0 and 86400 seconds, got \(value)")
+            }
+        }
+        for (name, value) in [("--max-body-bytes", maxBodyBytes), ("--max-prompt-tokens", maxPromptTokens),
+                              ("--max-output-tokens", maxOutputTokens), ("--max-n", maxN),
+                              ("--max-concurrent-requests", maxConcurrentRequests),
+                              ("--max-concurrent-per-key", maxConcurrentPerKey)] {
+            if let value, value <= 0 { throw ValidationError("\(name) must be positive, got \(value)") }
+        }
+        if let maxN, maxN > GenerationParameters.maxChoices {
+            throw ValidationError("--max-n must be at most \(GenerationParameters.maxChoices)")
+        }
+        if let d = requestDeadline, !(d > 0) { throw ValidationError("--request-deadline must be positive") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        guard model != nil || config != nil else { throw ValidationError("give --model PATH or --config FILE") }
+        if let cache, CacheSettings.CacheType(rawValue: cache) == nil {
+            throw ValidationError("--cache must be local, redis or redis-semantic, got '\(cache)'")
+        }
+        if let t = similarityThreshold, !(0...1).contains(t) { throw ValidationError("--similarity-threshold must be in [0, 1]") }
+        if let t = cacheTtl, t <= 0 { throw ValidationError("--cache-ttl must be positive") }
+    }
+
+    /// The request limits: flags over `general_settings`, then the defaults.
+    func limits(_ general: GeneralSettings?) -> RequestLimits {
+        var l = RequestLimits()
+        l.maxPromptTokens = maxPromptTokens ?? general?.maxPromptTokens
+        l.maxOutputTokens = maxOutputTokens ?? general?.maxOutputTokens
+        l.maxN = min(maxN ?? general?.maxN ?? l.maxN, GenerationParameters.maxChoices)
+        l.maxConcurrentRequests = maxConcurrentRequests ?? general?.globalMaxParallelRequests ?? l.maxConcurrentRequests
+        l.maxConcurrentPerKey = maxConcurrentPerKey ?? general?.maxParallelRequests
+        l.requestDeadline = requestDeadline ?? general?.requestDeadline ?? l.requestDeadline
+        return l
+    }
+
+    /// Reads and validates the config file (errors name the key).
+    func loadConfig() throws -> GatewayConfig? {
+        guard let config else { return nil }
+        let text: String
+        do {
+            text = try String(contentsOfFile: config, encoding: .utf8)
+        } catch {
+            throw ValidationError("cannot read --config \(config): \(error.localizedDescription)")
+        }
+        do {
+            let (parsed, warnings) = try GatewayConfig.parse(yaml: text)
+            for w in warnings { Console.error("[config] warning: \(w)") }
+            return parsed
+        } catch {
+            throw ValidationError("\(config): \(error)")
+        }
+    }
+
+    /// The cache settings the flags ask for (nil: the config's).
+    func cacheOverride(_ config: GatewayConfig?) throws -> CacheSettings? {
+        guard cache != nil || cacheNamespace != nil || cacheTtl != nil || similarityThreshold != nil || redisUrl != nil
+        else { return nil }
+        var s = config.map { GatewayBuilder.cacheSettings($0.litellmSettings) } ?? CacheSettings()
+        s.enabled = true
+        if let cache { s.type = CacheSettings.CacheType(rawValue: cache) ?? .local }
+        if let cacheNamespace { s.namespace = cacheNamespace }
+        if let cacheTtl { s.ttl = cacheTtl }
+        if let similarityThreshold { s.similarityThreshold = similarityThreshold }
+        if s.type == .redisSemantic, s.similarityThreshold == nil { s.similarityThreshold = 0.9 }
+        if s.type == .local, s.similarityThreshold != nil {
+            throw ValidationError("the semantic cache keeps its entries in Redis: use --cache redis-semantic")
+        }
+        if let redisUrl {
+            if s.type == .local { s.type = .redis }
+            do {
+                s.redis = try RedisConfiguration(url: redisUrl)
+            } catch {
+                throw ValidationError("--redis-url: \(error)")
+            }
+        }
+        return s
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "infer.serve")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let gatewayConfig = try loadConfig()
+        // The local GGUF: --model, else the config's local/ GGUF deployment (its model_name is the served name).
+        let localEntry = gatewayConfig?.modelList.first { entry in
+            entry.params.provider == .local && entry.params.upstreamModel.hasSuffix(".gguf")
+        }
+        guard let path = model ?? localEntry?.params.upstreamModel else {
+            throw ValidationError("no model to serve: give --model PATH or a local/<file>.gguf entry in model_list")
+        }
+        let model = try ModelOptions.load(path: path, threads: threads, quiet: quiet, maxBatch: 128)
+        let engine = try InferenceEngine(model: model, options: EngineOptions(
+            kvCacheTokens: kvCacheTokens, maxBatchTokens: 128, maxRunning: maxRunning, maxQueued: maxQueued))
+        let general = gatewayConfig?.generalSettings
+        // Config sizes are in MiB (finite, at most 1e12: ConfigReader); capped at 1 TiB before the conversion.
+        func bytes(mebibytes: Double?) -> Int? { mebibytes.map { Int(min($0, 1_048_576) * 1_048_576) } }
+        var settings = ServerSettings(
+            servedModelName: servedModelName ?? localEntry?.modelName ?? ServerSettings.defaultModelName(path: path))
+        settings.host = host
+        settings.port = port
+        settings.apiKey = apiKey ?? general?.masterKey
+        settings.virtualKeys = gatewayConfig?.keys ?? []
+        settings.publicPrefixes = general?.publicPrefixes ?? []
+        settings.maxBodyBytes = maxBodyBytes ?? bytes(mebibytes: general?.maxRequestSizeMB) ?? (16 << 20)
+        settings.maxResponseBytes = bytes(mebibytes: general?.maxResponseSizeMB) ?? ProviderRequest.defaultMaxResponseBytes
+        settings.limits = limits(general)
+        settings.tenantIsolation = general?.tenantIsolation ?? true
+        settings.shutdownTimeout = shutdownTimeout
+        settings.writeTimeout = writeTimeout > 0 ? writeTimeout : nil
+        settings.connection = ConnectionGuard.Settings(readTimeout: readTimeout > 0 ? readTimeout : nil,
+                                                       idleTimeout: idleTimeout > 0 ? idleTimeout : nil,
+                                                       maxConnections: maxConnections)
+        FileDescriptorLimit.raise(toAtLeast: maxConnections + 256)
+        let server = OpenAIServer(engine: engine, settings: settings)
+        var config = gatewayConfig ?? GatewayConfig()
+        if gatewayConfig == nil {
+            // The quick path as a config: one local deployment named after the served model.
+            config.modelList = [ModelDeploymentConfig(modelName: settings.servedModelName, params: DeploymentParams(
+                model: "local/" + path, provider: .local, upstreamModel: path), modelInfo: ModelInfo())]
+            config.routerSettings.numRetries = 0
+        }
+        if let embeddingModel {
+            config.modelList.append(ModelDeploymentConfig(
+                modelName: URL(fileURLWithPath: embeddingModel).lastPathComponent,
+                params: DeploymentParams(model: "local/" + embeddingModel, provider: .local, upstreamModel: embeddingModel),
+                modelInfo: ModelInfo()))
+        }
+        let build: GatewayBuild
+        do {
+            build = try await GatewayBuilder.build(config: config, server: server, localModelPath: path,
+                                                   cache: try cacheOverride(gatewayConfig), logger: logger)
+        } catch let error as ConfigError {
+            throw ValidationError("\(self.config ?? "config"): \(error)")
+        }
+        var pipeline = build.pipeline
+        pipeline.defaultModel = gatewayConfig == nil ? settings.servedModelName : pipeline.defaultModel
+        let gateway = GatewayBuild(pipeline: pipeline, embedders: build.embedders)
+        let host = self.host
+        let name = settings.servedModelName
+        let groups = pipeline.router.groupNames
+        let app = buildApplication(server, gateway: gateway, logger: logger) { port in
+            if groups.count > 1 { Console.error("[serve] model groups: \(groups.joined(separator: ", "))") }
+            Console.error("[serve] model '\(name)', chat template \(server.template.rawValue)")
+            Console.error("listening on http://\(host):\(port)")
+        }
+        var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint],
+                                              logger: logger)
+        group.maximumGracefulShutdownDuration = Duration.milliseconds(Int64(CheckedConversion.milliseconds(shutdownTimeout)))
+        group.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: group).run()
+        pipeline.cache?.shutdown()
+        // The server has stopped: unfinished requests end, the engine thread exits.
+        await Task.detached { engine.shutdown() }.value
+        Console.error("[serve] stopped")
+    }
+}

@@ -1,0 +1,12 @@
+import Engine
+import Hummingbird
+import Logging
+import Gateway
+
+/// One choice run to completion (non-streaming responses).
+struct CollectedChoice: Sendable {
+    var text = ""
+    var tokens: [TokenInfo] = []
+    var finishReason = "stop"
+    var usage = ChoiceUsage(promptTokens: 0, completionTokens: 0, cachedTokens: 0, timeToFirstToken: nil)
+}

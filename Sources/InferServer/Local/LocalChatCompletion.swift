@@ -1,0 +1,91 @@
+import Engine
+import Foundation
+import Hummingbird
+import Logging
+import Gateway
+import OpenAIRequest
+
+/// `POST /v1/chat/completions` on the local engine (reached through the gateway's `LocalProvider`).
+struct LocalChatCompletion: Sendable {
+    let server: OpenAIServer
+
+    /// Runs the request on the local engine. Errors before the first token are thrown (`OpenAIError`).
+    func run(_ f: RequestFields, request: ProviderRequest, logger: Logger) async throws -> LocalReply {
+        let started = Date()
+        let params = try server.generationParameters(f, request)
+        let messages = try ChatMessages.parse(f)
+        let logprobs = try f.bool("logprobs") ?? false
+        let topLogprobs = try f.int("top_logprobs", in: 0...20) ?? 0
+        if topLogprobs > 0 && !logprobs {
+            throw OpenAIError.badParameter("top_logprobs", "'top_logprobs' requires 'logprobs' to be true.")
+        }
+        let template = server.template, tokenizer = server.tokenizer
+        let prompt = try await CPUWork.run(bytes: messages.reduce(0) { $0 + $1.content.utf8.count }) {
+            template.tokens(messages, tokenizer: tokenizer)
+        }
+        try server.settings.limits.check(promptTokens: prompt.count, param: "messages")
+        try params.checkContext(promptTokens: prompt.count, contextLength: server.contextLength, param: "messages")
+
+        let streams = (0..<params.n).map { i in
+            ChoiceStream(engine: server.engine, request: params.engineRequest(
+                prompt: prompt, contextLength: server.contextLength, index: i, logprobs: logprobs,
+                topLogprobs: topLogprobs, publicPrefixTokens: server.publicPrefixes.publicTokens(of: prompt),
+                outputLimit: server.settings.limits.maxOutputTokens),
+                stops: params.stop)
+        }
+        try await server.start(streams, param: "messages")
+
+        let id = OpenAIServer.responseID("chatcmpl")
+        let created = Int(Date().timeIntervalSince1970)
+        let modelName = server.settings.servedModelName
+        let format = LogprobsFormat(tokenizer: server.tokenizer)
+        let log: @Sendable ([[ChoiceUsage]]) -> Void = { usages in
+            let u = UsageTotals(perPrompt: usages)
+            logger.info("chat.completions model=\(modelName) n=\(params.n) prompt=\(u.promptTokens) cached=\(u.cachedTokens) completion=\(u.completionTokens) seconds=\(String(format: "%.3f", Date().timeIntervalSince(started)))")
+        }
+
+        if params.stream {
+            let includeUsage = params.includeUsage
+            @Sendable func chunk(_ choices: [JSONValue], usage: JSONValue? = nil) -> JSONValue {
+                var pairs: [(String, JSONValue)] = [
+                    ("id", .string(id)), ("object", "chat.completion.chunk"), ("created", .int(created)),
+                    ("model", .string(modelName)), ("system_fingerprint", nil), ("choices", .array(choices)),
+                ]
+                if includeUsage { pairs.append(("usage", usage ?? .null)) }
+                return .object(pairs)
+            }
+            let n = params.n
+            let chunkFormat = ChunkFormat(
+                opening: {
+                    (0..<n).map { i in
+                        chunk([["index": .int(i), "delta": ["role": "assistant", "content": ""],
+                                "logprobs": nil, "finish_reason": nil]])
+                    }
+                },
+                chunk: { i, text, tokens, finish in
+                    let delta: JSONValue = text.isEmpty && finish != nil ? [:] : ["content": .string(text)]
+                    return chunk([["index": .int(i), "delta": delta,
+                                   "logprobs": logprobs && !tokens.isEmpty ? format.chat(tokens) : nil,
+                                   "finish_reason": .optional(finish)]])
+                },
+                usage: { totals in chunk([], usage: totals.json) })
+            return .chunks(ChoiceDriver.chunks(streams, promptOf: Array(repeating: 0, count: n), promptCount: 1,
+                                    includeUsage: includeUsage, format: chunkFormat, server: server,
+                                    logger: logger, onFinish: log))
+        }
+
+        let choices = try await ChoiceDriver.collect(streams, server: server)
+        let usages = [choices.map(\.usage)]
+        log(usages)
+        let body: JSONValue = [
+            "id": .string(id), "object": "chat.completion", "created": .int(created), "model": .string(modelName),
+            "system_fingerprint": nil,
+            "choices": .array(choices.enumerated().map { i, c in
+                ["index": .int(i), "message": ["role": "assistant", "content": .string(c.text), "refusal": nil],
+                 "logprobs": logprobs ? format.chat(c.tokens) : nil, "finish_reason": .string(c.finishReason)]
+            }),
+            "usage": UsageTotals(perPrompt: usages).json,
+        ]
+        return .json(body)
+    }
+}

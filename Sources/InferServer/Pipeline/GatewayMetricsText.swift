@@ -1,0 +1,51 @@
+import Gateway
+
+/// Prometheus text for the router and the response caches, under LiteLLM's metric names where the meaning
+/// matches (so existing dashboards work): per-deployment successes, failures, cooldowns, fallbacks and
+/// latency; cache hits and misses; the cost the caches saved at the groups' `model_info` prices.
+enum GatewayMetricsText {
+    static func render(_ pipeline: GatewayPipeline) async -> String {
+        var out = PrometheusText()
+        let escaped = PrometheusText.escaped
+        let deployments = await pipeline.router.metricsSnapshot()
+        let series: [(String, String, String, (DeploymentMetrics) -> Double)] = [
+            ("litellm_deployment_success_responses", "counter", "Successful calls per deployment.", { Double($0.successes) }),
+            ("litellm_deployment_failure_responses", "counter", "Failed calls per deployment.", { Double($0.failures) }),
+            ("litellm_deployment_cooled_down", "counter", "Times a deployment entered a cooldown.", { Double($0.cooldowns) }),
+            ("litellm_deployment_fallbacks", "counter", "Failures here that made a request fall back.", { Double($0.fallbacks) }),
+            ("litellm_deployment_in_flight", "gauge", "Calls running on a deployment.", { Double($0.inFlight) }),
+            ("litellm_deployment_latency_seconds_sum", "counter", "Seconds of successful calls.", { $0.latencySum }),
+            ("litellm_deployment_latency_seconds_count", "counter", "Successful calls timed.", { Double($0.latencyCount) }),
+        ]
+        for (name, type, help, value) in series {
+            out.head(name, type, help)
+            for d in deployments {
+                let labels = "model_id=\"\(escaped(d.id))\",model_group=\"\(escaped(d.group))\",api_base=\"\(escaped(d.apiBase ?? "local"))\""
+                out.line(name, labels, value(d))
+            }
+        }
+        if let cache = pipeline.cache {
+            let stats = await cache.stats()
+            func number(_ key: String) -> Double {
+                switch stats[key] {
+                case .int(let i)?: Double(i)
+                case .double(let d)?: d
+                default: 0
+                }
+            }
+            out.metric("litellm_cache_hits_metric", "counter", "Exact response-cache hits.", number("hits"))
+            out.metric("litellm_cache_semantic_hits_metric", "counter", "Semantic response-cache hits.",
+                       number("semantic_hits"))
+            out.metric("litellm_cache_misses_metric", "counter", "Response-cache misses.", number("misses"))
+            out.metric("infer_cache_bypasses_total", "counter",
+                       "Requests that skipped the cache (controls or a dead backend).", number("bypasses"))
+        }
+        let saved = await pipeline.savings.snapshot()
+        out.head("infer_cost_saved_usd_total", "counter",
+                 "Price of the tokens the response caches served, at the requested group's model_info prices.")
+        for (group, usd) in saved.sorted(by: { $0.key < $1.key }) {
+            out.line("infer_cost_saved_usd_total", "model_group=\"\(escaped(group))\"", usd)
+        }
+        return out.text
+    }
+}

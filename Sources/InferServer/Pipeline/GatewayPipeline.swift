@@ -1,0 +1,43 @@
+import Foundation
+import Gateway
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// The gateway in front of every deployment (DESIGN "Request flow"): exact and semantic cache lookup,
+/// then the router (local engine or remote providers, with retries, fallbacks and cooldowns), then the
+/// cache store. The no-config quick path is the same pipeline with one local deployment and no cache.
+struct GatewayPipeline: Sendable {
+    let router: ProviderRouter
+    /// nil: no response cache configured.
+    let cache: CacheLayer?
+    /// The model group a request without `model` goes to (the quick path's served model); nil = required.
+    var defaultModel: String?
+    /// What the caches saved at `model_info` prices.
+    let savings: CostSavings
+    /// Per-key rpm / tpm limits.
+    let limiter: RateLimiter
+
+    init(router: ProviderRouter, cache: CacheLayer?, defaultModel: String?,
+         limiter: RateLimiter = RateLimiter(store: InMemoryRateLimitStore())) {
+        self.router = router
+        self.cache = cache
+        self.defaultModel = defaultModel
+        self.limiter = limiter
+        savings = CostSavings(router: router)
+    }
+}
+
+extension GatewayPipeline {
+    /// The no-config quick path (`infer serve --model PATH`): one group named after the served model with the
+    /// local engine as its only deployment, no retries (a local failure is final), no response cache.
+    static func quickPath(_ server: OpenAIServer, logger: Logger) -> GatewayPipeline {
+        let name = server.settings.servedModelName
+        var settings = RouterSettings()
+        settings.numRetries = 0
+        let local = Deployment(id: "local", group: name, provider: LocalProvider(server: server, logger: logger),
+                               upstreamModel: name)
+        return GatewayPipeline(router: ProviderRouter(deployments: [local], settings: settings, logger: logger),
+                               cache: nil, defaultModel: name)
+    }
+}

@@ -1,0 +1,51 @@
+import Gateway
+import OpenAIRequest
+
+/// One chat or completion request, parsed once at the edge: what the gateway decides on (model group,
+/// stream, usage chunk, fallbacks) plus the typed view of the body. It travels through the stages of
+/// `GatewayRoute` and, as a `ProviderRequest` (`providerRequest`), through the router to every provider;
+/// the local engine reads its generation fields from the same `fields` and takes `stream` /
+/// `include_usage` from here instead of parsing them again.
+struct GatewayRequest: Sendable {
+    let endpoint: Endpoint
+    /// The body, validated as a JSON object.
+    let fields: RequestFields
+    /// The model group (the body's `model`, else the server's default group).
+    let model: String
+    let stream: Bool
+    /// `stream_options.include_usage`.
+    let includeUsage: Bool
+    /// The request's own `fallbacks` (they replace the group's generic list).
+    let fallbacks: [String]?
+    let disableFallbacks: Bool
+
+    /// Parses the gateway's fields of `fields` (400 naming the field on a wrong type; `model` required
+    /// unless the server has a default group).
+    init(_ fields: RequestFields, endpoint: Endpoint, defaultModel: String?) throws {
+        self.endpoint = endpoint
+        self.fields = fields
+        guard let model = try fields.string("model") ?? defaultModel else {
+            throw OpenAIError.badParameter("model", "'model' is required.")
+        }
+        self.model = model
+        (stream, includeUsage) = try fields.streamOptions()
+        fallbacks = try fields.stringList("fallbacks", expected: "an array of model names")
+        disableFallbacks = try fields.bool("disable_fallbacks") ?? false
+    }
+
+    /// The response-cache kind of the endpoint.
+    var cacheKind: CacheRequestKind { endpoint == .chat ? .chat : .completion }
+
+    /// Gateway-only request fields, never sent upstream (OpenAI rejects unknown parameters).
+    static let gatewayFields: Set<String> = ["cache", "fallbacks", "disable_fallbacks"]
+
+    /// The request every deployment gets: the body without the gateway-only fields.
+    func providerRequest(tenant: String?, maxResponseBytes: Int) -> ProviderRequest {
+        var body = fields.object
+        if case .object(let pairs) = body { body = .object(pairs.filter { !Self.gatewayFields.contains($0.0) }) }
+        var request = ProviderRequest(endpoint: endpoint, body: body, stream: stream, tenant: tenant)
+        request.includeUsage = includeUsage
+        request.maxResponseBytes = maxResponseBytes
+        return request
+    }
+}

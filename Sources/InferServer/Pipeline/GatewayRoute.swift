@@ -1,0 +1,173 @@
+import Foundation
+import Gateway
+import HTTPTypes
+import Hummingbird
+import Logging
+import NumericCore
+import OpenAIRequest
+
+/// `POST /v1/chat/completions` and `POST /v1/completions` through the gateway: a short sequence of named
+/// stages over one `GatewayRequest` parsed at the edge:
+///
+/// 1. `parse`: the body (already read by `RequestBodyMiddleware`) into a `GatewayRequest`;
+/// 2. `admit`: server limits, the model group exists, the caller may use it and every fallback it names,
+///    the key's rpm / tpm;
+/// 3. `lookUp`: the response caches (exact, then semantic); a hit is replayed (`replay`) and ends here;
+/// 4. `route`: the router (local engine or remote providers, retries, fallbacks) under the deadline, cancelled
+///    if the client hangs up first;
+/// 5. `respond`: the answer as JSON or SSE, stored in the cache and charged to the key (streams once they
+///    complete normally).
+struct GatewayRoute: Sendable {
+    let server: OpenAIServer
+    let gateway: GatewayPipeline
+
+    func chat(_ request: Request, _ context: InferRequestContext) async throws -> Response {
+        try await handle(request, context, endpoint: .chat)
+    }
+
+    func completions(_ request: Request, _ context: InferRequestContext) async throws -> Response {
+        try await handle(request, context, endpoint: .completions)
+    }
+
+    /// What the stages after admission need to know about the caller.
+    private struct Admission {
+        let caller: Caller
+        /// The caller's cache tenant (nil: shared caches).
+        let tenant: String?
+        /// The virtual key whose rpm / tpm are charged (nil: master key or open server).
+        let key: VirtualKeyConfig?
+        let deadline: ContinuousClock.Instant
+    }
+
+    private func handle(_ request: Request, _ context: InferRequestContext, endpoint: Endpoint) async throws -> Response {
+        let parsed = try await parse(request, endpoint: endpoint)
+        let admission = try await admit(parsed, context.caller)
+        let lookup = try await lookUp(parsed, admission, cacheControl: request.headers[.cacheControl])
+        if let lookup, let cached = lookup.response {
+            return await replay(cached, lookup, parsed, logger: context.logger)
+        }
+        let routed = try await route(parsed, admission, context)
+        return await respond(routed, parsed, admission, lookup: lookup, logger: context.logger)
+    }
+
+    // MARK: Stages
+
+    /// 1. The body as a `GatewayRequest`; the server-wide generation limits.
+    private func parse(_ request: Request, endpoint: Endpoint) async throws -> GatewayRequest {
+        let fields = try await server.readFields(request)
+        try server.settings.limits.check(fields)
+        return try GatewayRequest(fields, endpoint: endpoint, defaultModel: gateway.defaultModel)
+    }
+
+    /// 2. May this caller send this request now?
+    private func admit(_ r: GatewayRequest, _ caller: Caller) async throws -> Admission {
+        guard gateway.router.groups[r.model] != nil else { throw OpenAIError.modelNotFound(r.model) }
+        guard caller.mayUse(model: r.model) else { throw OpenAIError.modelNotAllowed(r.model) }
+        // A request may not name a fallback its key may not use (the router also skips forbidden groups of
+        // the config's fallback lists for this caller).
+        if let forbidden = r.fallbacks?.first(where: { !caller.mayUse(model: $0) }) {
+            throw OpenAIError.modelNotAllowed(forbidden, param: "fallbacks")
+        }
+        var key: VirtualKeyConfig?
+        if case .key(let k) = caller {
+            key = k
+            if let wait = await gateway.limiter.admit(k) {
+                let seconds = CheckedConversion.wholeSeconds(wait)
+                throw OpenAIError(status: .tooManyRequests,
+                                  message: "Rate limit reached for this API key (rpm/tpm); retry in \(seconds) s.",
+                                  type: "rate_limit_error", code: "rate_limit_exceeded",
+                                  headers: [.retryAfter: String(seconds)])
+            }
+        }
+        let deadline = ContinuousClock.now + .seconds(server.settings.limits.requestDeadline)
+        return Admission(caller: caller, tenant: server.tenant(of: caller), key: key, deadline: deadline)
+    }
+
+    /// 3. The response caches (nil: none configured).
+    private func lookUp(_ r: GatewayRequest, _ a: Admission, cacheControl: String?) async throws -> CacheLookup? {
+        guard let cache = gateway.cache else { return nil }
+        do {
+            return try await cache.lookup(kind: r.cacheKind, body: r.fields.object, cacheControlHeader: cacheControl,
+                                          tenant: a.tenant, namespace: a.caller.cacheNamespace)
+        } catch {
+            throw OpenAIError.badParameter(error.field, error.message)
+        }
+    }
+
+    /// 3b. A cache hit, as JSON or replayed as SSE.
+    private func replay(_ cached: JSONValue, _ lookup: CacheLookup, _ r: GatewayRequest, logger: Logger) async -> Response {
+        let headers = Self.fields(lookup.headers)
+        await gateway.savings.recordHit(group: r.model, usage: lookup.storedUsage)
+        guard r.stream else { return server.json(cached, headers: headers) }
+        let chunks = CacheReplay.streamChunks(from: cached, includeUsage: r.includeUsage)
+        return server.events(AsyncThrowingStream { c in
+            for chunk in chunks { c.yield(chunk) }
+            c.finish()
+        }, headers: headers, logger: logger)
+    }
+
+    /// 4. The router, under the request's deadline (a stream's rest is cut off at the same instant in
+    /// `respond`). Nothing is written until the answer is complete (or, for a stream, until its first event):
+    /// if the client hangs up meanwhile (a response being generated, a stream still queued or in prefill),
+    /// the work is cancelled instead of running for nobody. After that, streams notice a dead client on their
+    /// next write (SSEResponse, --write-timeout).
+    private func route(_ r: GatewayRequest, _ a: Admission, _ context: InferRequestContext) async throws -> RoutedResult {
+        let router = gateway.router, seconds = server.settings.limits.requestDeadline
+        let call = r.providerRequest(tenant: a.tenant, maxResponseBytes: server.settings.maxResponseBytes)
+        let route: @Sendable () async throws -> RoutedResult = {
+            try await RequestDeadline.run(until: a.deadline, seconds: seconds) {
+                try await router.route(modelGroup: r.model, request: call, requestFallbacks: r.fallbacks,
+                                       disableFallbacks: r.disableFallbacks, caller: a.caller)
+            }
+        }
+        do {
+            return try await ClientDisconnect.cancellingOnClose(context.channel) { try await route() }
+        } catch let error as RouterError {
+            var e = OpenAIError(error.error)
+            e.headers[HTTPField.Name("x-litellm-attempted-retries")!] = String(error.attemptedRetries)
+            e.headers[HTTPField.Name("x-litellm-attempted-fallbacks")!] = String(error.attemptedFallbacks)
+            throw e
+        } catch let error as OpenAIError where error.code == "client_closed_request" {
+            context.logger.info("client closed the connection before the first token: request cancelled")
+            await server.metrics.clientDisconnected()
+            throw error
+        }
+    }
+
+    /// 5. The answer; stored in the cache and charged to the key (streams: once they complete normally).
+    private func respond(_ routed: RoutedResult, _ r: GatewayRequest, _ a: Admission, lookup: CacheLookup?,
+                         logger: Logger) async -> Response {
+        let headers = Self.fields((lookup?.headers ?? []) + routed.headers)
+        let cache = gateway.cache, limiter = gateway.limiter, key = a.key
+        switch routed.result {
+        case .response(let json):
+            if let cache, let lookup { await cache.store(lookup, response: json) }
+            if let key, case .int(let tokens)? = json["usage"]?["total_tokens"] {
+                await limiter.charge(key, tokens: tokens)
+            }
+            return server.json(json, headers: headers)
+        case .stream(let routedChunks):
+            let seconds = server.settings.limits.requestDeadline
+            let chunks = RequestDeadline.stream(routedChunks, until: a.deadline, seconds: seconds)
+            var store: (@Sendable ([JSONValue]) async -> Void)?
+            if cache != nil || key != nil {
+                store = { sent in
+                    let assembled = CacheReplay.assemble(chunks: sent)
+                    if let cache, let lookup, let assembled { await cache.store(lookup, response: assembled) }
+                    if let key, case .int(let tokens)? = assembled?["usage"]?["total_tokens"] {
+                        await limiter.charge(key, tokens: tokens)
+                    }
+                }
+            }
+            return server.events(chunks, headers: headers, logger: logger, onComplete: store)
+        }
+    }
+
+    static func fields(_ pairs: [(String, String)]) -> HTTPFields {
+        var fields = HTTPFields()
+        for (name, value) in pairs {
+            if let n = HTTPField.Name(name) { fields.append(HTTPField(name: n, value: value)) }
+        }
+        return fields
+    }
+}

@@ -1,0 +1,64 @@
+import Engine
+import Gateway
+
+/// The `messages` of a chat request, validated.
+public enum ChatMessages {
+    /// Parses `messages`: roles system / user / assistant (and `developer` as system); content a string,
+    /// null (assistant) or an array of `{"type": "text", "text": ...}` parts.
+    public static func parse(_ f: RequestFields) throws -> [ChatMessage] {
+        guard let raw = f.value("messages") else {
+            throw OpenAIError.badParameter("messages", "'messages' is required.")
+        }
+        guard case .array(let items) = raw else { throw f.typeError("messages", "an array", raw) }
+        guard !items.isEmpty else { throw OpenAIError.badParameter("messages", "'messages' must not be empty.") }
+        return try items.enumerated().map { i, item in
+            let path = "messages[\(i)]"
+            guard case .object = item else { throw f.typeError(path, "an object", item) }
+            let m = try RequestFields(item)
+            guard let roleText = try Self.field(m, "role", path) else {
+                throw OpenAIError.badParameter("\(path).role", "'\(path).role' is required.")
+            }
+            let role: ChatRole
+            switch roleText {
+            case "developer": role = .system
+            default:
+                guard let r = ChatRole(rawValue: roleText) else {
+                    throw OpenAIError.badParameter("\(path).role",
+                        "'\(path).role' must be one of system, user, assistant; got '\(roleText)'.")
+                }
+                role = r
+            }
+            return ChatMessage(role: role, content: try Self.content(m.value("content"), path: "\(path).content",
+                                                                      optional: role == .assistant))
+        }
+    }
+
+    private static func field(_ m: RequestFields, _ key: String, _ path: String) throws -> String? {
+        guard let v = m.value(key) else { return nil }
+        guard case .string(let s) = v else { throw m.typeError("\(path).\(key)", "a string", v) }
+        return s
+    }
+
+    private static func content(_ value: JSONValue?, path: String, optional: Bool) throws -> String {
+        guard let value else {
+            if optional { return "" }
+            throw OpenAIError.badParameter(path, "'\(path)' is required.")
+        }
+        switch value {
+        case .string(let s): return s
+        case .array(let parts):
+            guard !parts.isEmpty else {
+                throw OpenAIError.badParameter(path, "'\(path)' must not be an empty array.")
+            }
+            return try parts.enumerated().map { j, part in
+                guard case .string(let type)? = part["type"], type == "text", case .string(let text)? = part["text"] else {
+                    throw OpenAIError.badParameter("\(path)[\(j)]",
+                        "'\(path)[\(j)]' must be a text part {\"type\": \"text\", \"text\": ...}; only text is supported.")
+                }
+                return text
+            }.joined(separator: "\n")
+        default:
+            throw OpenAIError.badParameter(path, "'\(path)' must be a string or an array of text parts, got \(value.typeName).")
+        }
+    }
+}

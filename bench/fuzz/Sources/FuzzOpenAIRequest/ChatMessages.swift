@@ -1,1 +1,0 @@
-../../../../Sources/InferServer/HTTP/ChatMessages.swift
