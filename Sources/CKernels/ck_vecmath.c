@@ -133,67 +133,99 @@ void ck_vaxpy(float s, const float *x, float *y, long n) { (void)s; (void)x; (vo
 #endif
 
 #if defined(__x86_64__)
-// S[h][j] = scale * q_h . k_j for HN heads at once: each 8-float chunk of a key row is loaded once.
-#define DEFINE_QK(HN)                                                                                      \
-    AVX2 static void qk_##HN(const float *q, int hd, const float *const *kblk, int bs, int stride, int lo,  \
-                             int count, float scale, float *scores) {                                      \
+#define AVX2F16 __attribute__((target("avx2,fma,f16c")))
+// Loads of 8 cache elements as f32: f32 as is, f16 converted in registers (F16C).
+#define LOAD_F32(p) _mm256_loadu_ps(p)
+#define LOAD_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+
+// S[h][j] = scale * q_h . k_j for HN heads at once: each 8-element chunk of a key row is loaded once.
+#define DEFINE_QK(NAME, T, LOAD, HN)                                                                       \
+    AVX2F16 static void NAME##_##HN(const float *q, int hd, const T *const *kblk, int bs, int stride,     \
+                                    int lo, int count, float scale, float *scores) {                       \
         const int b0 = lo / bs;                                                                            \
         for (int j = 0; j < count; j++) {                                                                  \
             const int p = lo + j;                                                                          \
-            const float *k = kblk[p / bs - b0] + (p % bs) * stride;                                        \
+            const T *k = kblk[p / bs - b0] + (p % bs) * stride;                                            \
             __m256 acc[HN];                                                                                \
             for (int h = 0; h < HN; h++) acc[h] = _mm256_setzero_ps();                                     \
             for (int d = 0; d < hd; d += 8) {                                                              \
-                const __m256 kv = _mm256_loadu_ps(k + d);                                                  \
+                const __m256 kv = LOAD(k + d);                                                             \
                 for (int h = 0; h < HN; h++)                                                               \
                     acc[h] = _mm256_fmadd_ps(_mm256_loadu_ps(q + h * hd + d), kv, acc[h]);                 \
             }                                                                                              \
             for (int h = 0; h < HN; h++) scores[h * count + j] = hsum8(acc[h]) * scale;                    \
         }                                                                                                  \
     }
-DEFINE_QK(1)
-DEFINE_QK(2)
-DEFINE_QK(4)
-DEFINE_QK(8)
 
 // out[d0 ..< d0+64] = Σ_j p[j] v_j[d0 ..< d0+64] with 8 accumulators in registers.
-AVX2 static void pv_64(const float *p, const float *const *vblk, int bs, int stride, int lo, int count, int d0,
-                       float *out) {
-    const int b0 = lo / bs;
-    __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;
-    for (int j = 0; j < count; j++) {
-        const int pos = lo + j;
-        const float *v = vblk[pos / bs - b0] + (pos % bs) * stride + d0;
-        const __m256 pv = _mm256_set1_ps(p[j]);
-        o0 = _mm256_fmadd_ps(pv, _mm256_loadu_ps(v), o0);
-        o1 = _mm256_fmadd_ps(pv, _mm256_loadu_ps(v + 8), o1);
-        o2 = _mm256_fmadd_ps(pv, _mm256_loadu_ps(v + 16), o2);
-        o3 = _mm256_fmadd_ps(pv, _mm256_loadu_ps(v + 24), o3);
-        o4 = _mm256_fmadd_ps(pv, _mm256_loadu_ps(v + 32), o4);
-        o5 = _mm256_fmadd_ps(pv, _mm256_loadu_ps(v + 40), o5);
-        o6 = _mm256_fmadd_ps(pv, _mm256_loadu_ps(v + 48), o6);
-        o7 = _mm256_fmadd_ps(pv, _mm256_loadu_ps(v + 56), o7);
+#define DEFINE_PV(NAME, T, LOAD)                                                                           \
+    AVX2F16 static void NAME(const float *p, const T *const *vblk, int bs, int stride, int lo, int count,  \
+                             int d0, float *out) {                                                         \
+        const int b0 = lo / bs;                                                                            \
+        __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;    \
+        for (int j = 0; j < count; j++) {                                                                  \
+            const int pos = lo + j;                                                                        \
+            const T *v = vblk[pos / bs - b0] + (pos % bs) * stride + d0;                                   \
+            const __m256 pv = _mm256_set1_ps(p[j]);                                                        \
+            o0 = _mm256_fmadd_ps(pv, LOAD(v), o0);                                                         \
+            o1 = _mm256_fmadd_ps(pv, LOAD(v + 8), o1);                                                     \
+            o2 = _mm256_fmadd_ps(pv, LOAD(v + 16), o2);                                                    \
+            o3 = _mm256_fmadd_ps(pv, LOAD(v + 24), o3);                                                    \
+            o4 = _mm256_fmadd_ps(pv, LOAD(v + 32), o4);                                                    \
+            o5 = _mm256_fmadd_ps(pv, LOAD(v + 40), o5);                                                    \
+            o6 = _mm256_fmadd_ps(pv, LOAD(v + 48), o6);                                                    \
+            o7 = _mm256_fmadd_ps(pv, LOAD(v + 56), o7);                                                    \
+        }                                                                                                  \
+        _mm256_storeu_ps(out, o0); _mm256_storeu_ps(out + 8, o1); _mm256_storeu_ps(out + 16, o2);          \
+        _mm256_storeu_ps(out + 24, o3); _mm256_storeu_ps(out + 32, o4); _mm256_storeu_ps(out + 40, o5);    \
+        _mm256_storeu_ps(out + 48, o6); _mm256_storeu_ps(out + 56, o7);                                    \
     }
-    _mm256_storeu_ps(out, o0); _mm256_storeu_ps(out + 8, o1); _mm256_storeu_ps(out + 16, o2);
-    _mm256_storeu_ps(out + 24, o3); _mm256_storeu_ps(out + 32, o4); _mm256_storeu_ps(out + 40, o5);
-    _mm256_storeu_ps(out + 48, o6); _mm256_storeu_ps(out + 56, o7);
-}
 
 // Attention of `hn` (1, 2, 4 or 8) query heads (contiguous, hd floats each, hd % 64 == 0) sharing one KV
 // head, over key positions lo ..< lo + count of a paged cache: position p lives in block
 // kblk/vblk[p / bs - lo / bs] (first slot of the block, offset to this KV head) at slot p % bs, rows
-// `stride` floats apart. scores: scratch [hn, count]. out: [hn, hd].
-AVX2 void ck_vattend(const float *q, int hn, int hd, const float *const *kblk, const float *const *vblk, int bs,
-                     int stride, int lo, int count, float scale, float *scores, float *out) {
-    switch (hn) {
-    case 1: qk_1(q, hd, kblk, bs, stride, lo, count, scale, scores); break;
-    case 2: qk_2(q, hd, kblk, bs, stride, lo, count, scale, scores); break;
-    case 4: qk_4(q, hd, kblk, bs, stride, lo, count, scale, scores); break;
-    default: qk_8(q, hd, kblk, bs, stride, lo, count, scale, scores); break;
+// `stride` elements apart. scores: scratch [hn, count]. out: [hn, hd].
+#define DEFINE_ATTEND(NAME, T, QK, PV)                                                                     \
+    AVX2F16 void NAME(const float *q, int hn, int hd, const T *const *kblk, const T *const *vblk, int bs,  \
+                      int stride, int lo, int count, float scale, float *scores, float *out) {             \
+        switch (hn) {                                                                                      \
+        case 1: QK##_1(q, hd, kblk, bs, stride, lo, count, scale, scores); break;                          \
+        case 2: QK##_2(q, hd, kblk, bs, stride, lo, count, scale, scores); break;                          \
+        case 4: QK##_4(q, hd, kblk, bs, stride, lo, count, scale, scores); break;                          \
+        default: QK##_8(q, hd, kblk, bs, stride, lo, count, scale, scores); break;                         \
+        }                                                                                                  \
+        for (int h = 0; h < hn; h++) ck_vsoftmax(scores + h * count, count);                               \
+        for (int h = 0; h < hn; h++)                                                                       \
+            for (int d0 = 0; d0 < hd; d0 += 64)                                                            \
+                PV(scores + h * count, vblk, bs, stride, lo, count, d0, out + h * hd + d0);                \
     }
-    for (int h = 0; h < hn; h++) ck_vsoftmax(scores + h * count, count);
-    for (int h = 0; h < hn; h++)
-        for (int d0 = 0; d0 < hd; d0 += 64) pv_64(scores + h * count, vblk, bs, stride, lo, count, d0, out + h * hd + d0);
+
+DEFINE_QK(qk, float, LOAD_F32, 1)
+DEFINE_QK(qk, float, LOAD_F32, 2)
+DEFINE_QK(qk, float, LOAD_F32, 4)
+DEFINE_QK(qk, float, LOAD_F32, 8)
+DEFINE_PV(pv_64, float, LOAD_F32)
+DEFINE_ATTEND(ck_vattend, float, qk, pv_64)
+
+DEFINE_QK(qk_f16, uint16_t, LOAD_F16, 1)
+DEFINE_QK(qk_f16, uint16_t, LOAD_F16, 2)
+DEFINE_QK(qk_f16, uint16_t, LOAD_F16, 4)
+DEFINE_QK(qk_f16, uint16_t, LOAD_F16, 8)
+DEFINE_PV(pv_64_f16, uint16_t, LOAD_F16)
+DEFINE_ATTEND(ck_vattend_f16, uint16_t, qk_f16, pv_64_f16)
+
+// f32 <-> IEEE half, round to nearest even (F16C).
+AVX2F16 void ck_f32_to_f16(const float *src, uint16_t *dst, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) dst[i] = (uint16_t)_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(src[i]), _MM_FROUND_TO_NEAREST_INT), 0);
+}
+
+AVX2F16 void ck_f16_to_f32(const uint16_t *src, float *dst, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, LOAD_F16(src + i));
+    for (; i < n; i++) dst[i] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(src[i])));
 }
 #else
 void ck_vattend(const float *q, int hn, int hd, const float *const *kblk, const float *const *vblk, int bs,
@@ -201,6 +233,13 @@ void ck_vattend(const float *q, int hn, int hd, const float *const *kblk, const 
     (void)q; (void)hn; (void)hd; (void)kblk; (void)vblk; (void)bs; (void)stride; (void)lo; (void)count;
     (void)scale; (void)scores; (void)out;
 }
+void ck_vattend_f16(const float *q, int hn, int hd, const uint16_t *const *kblk, const uint16_t *const *vblk,
+                    int bs, int stride, int lo, int count, float scale, float *scores, float *out) {
+    (void)q; (void)hn; (void)hd; (void)kblk; (void)vblk; (void)bs; (void)stride; (void)lo; (void)count;
+    (void)scale; (void)scores; (void)out;
+}
+void ck_f32_to_f16(const float *src, uint16_t *dst, long n) { (void)src; (void)dst; (void)n; }
+void ck_f16_to_f32(const uint16_t *src, float *dst, long n) { (void)src; (void)dst; (void)n; }
 #endif
 
 #if defined(__x86_64__)

@@ -204,6 +204,22 @@ public enum VectorMath {
         return v.map { $0 / norm }
     }
 
+    // MARK: Half precision
+
+    /// f32 -> IEEE half (round to nearest even), n values.
+    @inline(__always)
+    public static func toHalf(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<UInt16>, _ n: Int) {
+        if useC { return ck_f32_to_f16(source, destination, n) }
+        for i in 0..<n { destination[i] = Float16(source[i]).bitPattern }
+    }
+
+    /// IEEE half -> f32, n values.
+    @inline(__always)
+    public static func fromHalf(_ source: UnsafePointer<UInt16>, _ destination: UnsafeMutablePointer<Float>, _ n: Int) {
+        if useC { return ck_f16_to_f32(source, destination, n) }
+        for i in 0..<n { destination[i] = Float(Float16(bitPattern: source[i])) }
+    }
+
     // MARK: Attention
 
     /// Fused paged attention of `heads` query heads (`q`, contiguous, `headDim` each) over `count` positions
@@ -218,6 +234,17 @@ public enum VectorMath {
                               out: UnsafeMutablePointer<Float>) {
         ck_vattend(q, Int32(heads), Int32(headDim), keyBlocks, valueBlocks, Int32(blockSize), Int32(rowStride),
                    Int32(lo), Int32(count), scale, scores, out)
+    }
+
+    /// `attend` over an IEEE-half cache (`rowStride` in elements); rows are converted in registers.
+    @inline(__always)
+    public static func attendHalf(_ q: UnsafePointer<Float>, heads: Int, headDim: Int,
+                                  keyBlocks: UnsafePointer<UnsafePointer<UInt16>?>,
+                                  valueBlocks: UnsafePointer<UnsafePointer<UInt16>?>, blockSize: Int, rowStride: Int,
+                                  lo: Int, count: Int, scale: Float, scores: UnsafeMutablePointer<Float>,
+                                  out: UnsafeMutablePointer<Float>) {
+        ck_vattend_f16(q, Int32(heads), Int32(headDim), keyBlocks, valueBlocks, Int32(blockSize), Int32(rowStride),
+                       Int32(lo), Int32(count), scale, scores, out)
     }
 
 }

@@ -57,7 +57,11 @@ struct CLITests {
     struct Reference: Decodable { let complete: [Completion] }
 
     /// Greedy `generate --json` reproduces llama.cpp's greedy ids on the reference case with the longest
-    /// run of confident steps (top-1 ahead by >= 0.1 nats), up to 16 tokens.
+    /// run of confident steps (top-1 ahead by >= 0.1 nats), up to 16 tokens, with the f32 KV cache.
+    ///
+    /// NOTE: the f16 cache (the default) moves Gemma's log-probabilities by up to 0.44 nats (KVDTypeDriftTests;
+    /// llama.cpp's own f16 cache rounds the same way but also rounds Q and the softmax weights), so a 0.2-nat
+    /// margin is not "confident" there; its agreement with the reference is measured teacher-forced.
     @Test(arguments: ["tiny-llama-spm", "tiny-qwen2-bpe", "gemma3-270m"])
     func greedyGenerateMatchesReference(_ folder: String) throws {
         let model = try TestPaths.require(TestPaths.model(for: folder))
@@ -67,7 +71,7 @@ struct CLITests {
         let n = min(16, c.confidentPrefix(margin: 0.1))
         #expect(n >= 4, "reference has no confident run")
         let r = try Self.run(["generate", "--model", model, "--prompt", c.prompt, "--max-tokens", String(n),
-                              "--temperature", "0", "--ignore-eos", "--json"])
+                              "--temperature", "0", "--ignore-eos", "--json", "--kv-cache-dtype", "f32"])
         #expect(r.status == 0, "stderr: \(r.stderr)")
         struct Out: Decodable { let prompt_tokens: [Int]; let tokens: [Int]; let text: String }
         let line = try #require(r.stdout.split(separator: "\n").last)

@@ -60,8 +60,10 @@ struct InferenceEngineTests {
         Issue.record("engine did not settle")
     }
 
-    @Test func prefixHitLogitsEqualColdLogits() async throws {
-        let engine = try InferenceEngine(model: try Self.load(), options: EngineOptions(kvCacheTokens: 8192))
+    @Test(arguments: [KVCacheDType.f32, .f16])
+    func prefixHitLogitsEqualColdLogits(dtype: KVCacheDType) async throws {
+        let engine = try InferenceEngine(model: try Self.load(),
+                                         options: EngineOptions(kvCacheTokens: 8192, kvCacheDType: dtype))
         defer { engine.shutdown() }
         let shared = Self.prompt(300, seed: 1)
         let cold = try await Self.collect(engine.submit(Self.greedy(shared + [17, 18, 19])))

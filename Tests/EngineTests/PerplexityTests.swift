@@ -10,17 +10,21 @@ struct PerplexityTests {
     static let gplPath = "/usr/share/common-licenses/GPL-3"
     static let llamaCppPPL = 13.9062
 
-    @Test func gemmaGPL3MatchesLlamaCpp() throws {
+    /// f32 KV: within 1 % (the issue's bound); f16 KV (llama.cpp's own cache type): within 0.5 %.
+    @Test(arguments: [(KVCacheDType.f32, 0.01), (.f16, 0.005)])
+    func gemmaGPL3MatchesLlamaCpp(dtype: KVCacheDType, tolerance: Double) async throws {
         let modelPath = try TestPaths.require(TestPaths.gemma)
         let text = try String(contentsOfFile: Self.gplPath, encoding: .utf8)
         let model = try LanguageModel(path: modelPath, maxBatch: 128)
         let tokens = model.tokenizer.encode(text, addSpecial: true, parseSpecial: false)
-        let result = try Perplexity(model: model).evaluate(tokens: tokens, context: 512)
-        print("[perplexity] GPL-3 ctx 512: PPL = \(result.perplexity) +/- \(result.standardError) over "
+        let result = try await offCooperativePool {
+            try Perplexity(model: model, kvCacheDType: dtype).evaluate(tokens: tokens, context: 512)
+        }
+        print("[perplexity] GPL-3 ctx 512, kv \(dtype.rawValue): PPL = \(result.perplexity) +/- \(result.standardError) over "
               + "\(result.chunks) chunks (llama.cpp \(Self.llamaCppPPL)) in \(String(format: "%.1f", result.seconds)) s")
         #expect(result.chunks == 14)
         #expect(result.scoredTokens == 14 * 255)
-        #expect(abs(result.perplexity / Self.llamaCppPPL - 1) <= 0.01, "PPL \(result.perplexity)")
+        #expect(abs(result.perplexity / Self.llamaCppPPL - 1) <= tolerance, "PPL \(result.perplexity)")
     }
 
     @Test func rejectsTextShorterThanOneChunk() throws {

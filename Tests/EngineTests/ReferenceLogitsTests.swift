@@ -29,10 +29,23 @@ struct ReferenceLogitsTests {
         Thresholds(folder: "gemma3-270m", minTop1: 0.965, maxMeanDelta: 0.05, maxDelta: 1.0),
     ]
 
-    @Test(arguments: cases)
-    func teacherForcedAgreement(_ th: Thresholds) throws {
-        let modelPath = try TestPaths.require(TestPaths.model(for: th.folder))
-        let refData = try Data(contentsOf: TestPaths.referenceFile(th.folder, "reference.json"))
+    /// Every model with the f32 and with the f16 KV cache meets the same thresholds.
+    @Test(arguments: cases, [KVCacheDType.f32, .f16])
+    func teacherForcedAgreement(_ th: Thresholds, dtype: KVCacheDType) async throws {
+        let (top1, mean, maxDelta, steps, expected) = try await offCooperativePool {
+            try Self.agreement(th.folder, dtype: dtype)
+        }
+        #expect(steps == expected)
+        #expect(top1 >= th.minTop1, "top-1 agreement \(top1)")
+        #expect(mean <= th.maxMeanDelta, "mean |Δ| \(mean)")
+        #expect(maxDelta <= th.maxDelta, "max |Δ| \(maxDelta)")
+    }
+
+    /// Top-1 agreement, mean and max |Δ log-prob|, steps compared and steps in the reference.
+    static func agreement(_ folder: String, dtype: KVCacheDType) throws
+        -> (top1: Double, mean: Double, max: Double, steps: Int, expected: Int) {
+        let modelPath = try TestPaths.require(TestPaths.model(for: folder))
+        let refData = try Data(contentsOf: TestPaths.referenceFile(folder, "reference.json"))
         let ref = try JSONDecoder().decode(Reference.self, from: refData)
         let file = try GGUFFile(path: modelPath)
         let config = try ModelConfig(file: file)
@@ -42,7 +55,7 @@ struct ReferenceLogitsTests {
         for c in ref.complete {
             let all = c.prompt_ids + c.steps.map(\.id)
             let logits = Self.teacherForced(model, tokens: all, firstOutput: c.prompt_ids.count - 1,
-                                            count: c.steps.count)
+                                            count: c.steps.count, dtype: dtype)
             for (k, step) in c.steps.enumerated() {
                 let row = logits[k]
                 let (refTop, refLogProb) = (step.top[0].id, step.top[0].logprob)
@@ -57,17 +70,15 @@ struct ReferenceLogitsTests {
         }
         let top1 = Double(agree) / Double(steps)
         let mean = sumDelta / Double(steps)
-        print("[\(th.folder)] top-1 agreement \(agree)/\(steps) = \(String(format: "%.2f", top1 * 100)) %, "
+        print("[\(folder) kv \(dtype.rawValue)] top-1 agreement \(agree)/\(steps) = \(String(format: "%.2f", top1 * 100)) %, "
               + "mean |Δlogprob| \(String(format: "%.4f", mean)), max \(String(format: "%.4f", maxDelta))")
-        #expect(steps == ref.complete.reduce(0) { $0 + $1.steps.count })
-        #expect(top1 >= th.minTop1, "top-1 agreement \(top1)")
-        #expect(mean <= th.maxMeanDelta, "mean |Δ| \(mean)")
-        #expect(maxDelta <= th.maxDelta, "max |Δ| \(maxDelta)")
+        return (top1, mean, maxDelta, steps, ref.complete.reduce(0) { $0 + $1.steps.count })
     }
 
     /// Logits rows for positions firstOutput ..< firstOutput + count, feeding `tokens` in micro-batches.
-    static func teacherForced(_ model: Transformer, tokens: [Int], firstOutput: Int, count: Int) -> [[Float]] {
-        let cache = model.makeCache(capacity: tokens.count)
+    static func teacherForced(_ model: Transformer, tokens: [Int], firstOutput: Int, count: Int,
+                              dtype: KVCacheDType = .f32) -> [[Float]] {
+        let cache = model.makeCache(capacity: tokens.count, dtype: dtype)
         let vocab = model.config.vocabularySize
         var rows: [[Float]] = []
         var i = 0

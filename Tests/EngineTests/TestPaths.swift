@@ -32,3 +32,12 @@ enum TestPaths {
         var description: String { "missing \(path): run `models/install` (or `make test`, which installs it)" }
     }
 }
+
+/// Runs a long synchronous computation (a whole-model pass over a reference text) on a GCD thread instead
+/// of Swift's cooperative pool: the pool has one thread per core, and tests that block it for tens of
+/// seconds starve every other running test's `await` (a Redis start-up probe timed out that way).
+func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}

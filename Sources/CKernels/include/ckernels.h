@@ -92,6 +92,13 @@ void ck_vgelu_erf(float *x, long n);
 /// apart; hd % 64 == 0). scores: scratch [hn, count]; out: [hn, hd]. Same math as the Swift loop.
 void ck_vattend(const float *q, int hn, int hd, const float *const *kblk, const float *const *vblk, int bs,
                 int stride, int lo, int count, float scale, float *scores, float *out);
+/// ck_vattend over an IEEE-half (f16) cache: K/V rows are converted to f32 in registers (F16C); `stride` in
+/// elements. Same math otherwise.
+void ck_vattend_f16(const float *q, int hn, int hd, const uint16_t *const *kblk, const uint16_t *const *vblk,
+                    int bs, int stride, int lo, int count, float scale, float *scores, float *out);
+/// f32 -> IEEE half (round to nearest even) and back, n elements (F16C).
+void ck_f32_to_f16(const float *src, uint16_t *dst, long n);
+void ck_f16_to_f32(const uint16_t *src, float *dst, long n);
 
 // ---------------------------------------------------------------------------------------------
 // f32 matmul for the sentence encoder (ck_sgemm.c). PRECONDITION: ck_has_avx2() == 1.

@@ -37,8 +37,13 @@ public struct GenerationResult: Sendable {
 /// at a time with a contiguous KV cache. (The paged, batched scheduler builds on the same forward pass.)
 public struct Generator {
     public let model: LanguageModel
+    /// How the KV cache stores keys and values.
+    public let kvCacheDType: KVCacheDType
 
-    public init(model: LanguageModel) { self.model = model }
+    public init(model: LanguageModel, kvCacheDType: KVCacheDType = .f32) {
+        self.model = model
+        self.kvCacheDType = kvCacheDType
+    }
 
     /// Runs the prompt through the model and returns the logits of its last token.
     public func prefill(_ tokens: [Int], cache: KVCache) -> [Float] {
@@ -68,7 +73,7 @@ public struct Generator {
                               "the prompt has \(promptTokens.count) tokens; the model's context is \(cfg.contextLength)")
         }
         let capacity = min(cfg.contextLength, promptTokens.count + max(options.maxTokens, 0))
-        let cache = model.transformer.makeCache(capacity: capacity)
+        let cache = model.transformer.makeCache(capacity: capacity, dtype: kvCacheDType)
         var sampler = Sampler(options.sampling, vocabularySize: cfg.vocabularySize)
         for t in promptTokens { sampler.accept(t) }
         var detok = StreamingDetokenizer(tokenizer: model.tokenizer)

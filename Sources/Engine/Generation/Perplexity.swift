@@ -15,8 +15,13 @@ public struct Perplexity {
     }
 
     public let model: LanguageModel
+    /// How the KV cache of each chunk stores keys and values.
+    public let kvCacheDType: KVCacheDType
 
-    public init(model: LanguageModel) { self.model = model }
+    public init(model: LanguageModel, kvCacheDType: KVCacheDType = .f32) {
+        self.model = model
+        self.kvCacheDType = kvCacheDType
+    }
 
     /// Scores `tokens` (already including BOS if the model adds one). `progress(chunk, chunks, runningPPL)`.
     public func evaluate(tokens: [Int], context: Int,
@@ -36,7 +41,7 @@ public struct Perplexity {
         let bos = model.tokenizer.addBOS ? model.tokenizer.bosID : nil
         var nll: Double = 0, nll2: Double = 0
         var count = 0
-        let cache = tf.makeCache(capacity: context)
+        let cache = tf.makeCache(capacity: context, dtype: kvCacheDType)
         for chunk in 0..<chunks {
             var chunkTokens = Array(tokens[(chunk * context)..<((chunk + 1) * context)])
             if let bos { chunkTokens[0] = bos }

@@ -8,9 +8,9 @@ public final class KVCache: @unchecked Sendable {
     /// Maximum positions.
     public let capacity: Int
 
-    public init(layerCount: Int, kvDim: Int, capacity: Int, blockSize: Int = 16) {
+    public init(layerCount: Int, kvDim: Int, capacity: Int, blockSize: Int = 16, dtype: KVCacheDType = .f32) {
         let blocks = (max(capacity, 1) + blockSize - 1) / blockSize
-        pool = KVPool(layerCount: layerCount, kvDim: kvDim, blockSize: blockSize, blockCount: blocks)
+        pool = KVPool(layerCount: layerCount, kvDim: kvDim, blockSize: blockSize, blockCount: blocks, dtype: dtype)
         table = BlockTable(blocks: (0..<blocks).map { Int32($0) }, count: 0)
         self.capacity = capacity
     }

@@ -1,6 +1,8 @@
+import NumericCore
+
 /// Paged key/value storage: one preallocated pool of `blockCount` blocks of `blockSize` token slots,
-/// addressed by block id. Layout `[layer][block][slot][kvDim]` (f32): one block of one layer is contiguous,
-/// so attention streams it. K is stored after norm and RoPE; V as projected (SPEC-model.md 3.3).
+/// addressed by block id. Layout `[layer][block][slot][kvDim]` of `dtype` elements: one block of one layer is
+/// contiguous, so attention streams it. K is stored after norm and RoPE; V as projected (SPEC-model.md 3.3).
 ///
 /// NOTE: `@unchecked Sendable`: one owner (the engine thread) drives it; the forward pass writes disjoint
 /// slots from worker threads only inside one `ThreadPool.run` region.
@@ -9,19 +11,22 @@ public final class KVPool: @unchecked Sendable {
     public let kvDim: Int
     public let blockSize: Int
     public let blockCount: Int
-    private let keys: UnsafeMutablePointer<Float>    // [layer, block, slot, kvDim]
-    private let values: UnsafeMutablePointer<Float>  // [layer, block, slot, kvDim]
-    private let layerStride: Int
+    public let dtype: KVCacheDType
+    private let keys: UnsafeMutableRawPointer    // [layer, block, slot, kvDim] of dtype
+    private let values: UnsafeMutableRawPointer  // [layer, block, slot, kvDim] of dtype
+    private let layerStride: Int                 // elements
 
-    public init(layerCount: Int, kvDim: Int, blockSize: Int = 16, blockCount: Int) {
+    public init(layerCount: Int, kvDim: Int, blockSize: Int = 16, blockCount: Int, dtype: KVCacheDType = .f32) {
         precondition(blockSize > 0 && blockCount > 0)
         self.layerCount = layerCount
         self.kvDim = kvDim
         self.blockSize = blockSize
         self.blockCount = blockCount
+        self.dtype = dtype
         layerStride = blockCount * blockSize * kvDim
-        keys = .allocate(capacity: layerCount * layerStride)
-        values = .allocate(capacity: layerCount * layerStride)
+        let bytes = layerCount * layerStride * dtype.bytesPerElement
+        keys = .allocate(byteCount: bytes, alignment: 64)
+        values = .allocate(byteCount: bytes, alignment: 64)
     }
 
     deinit {
@@ -29,18 +34,47 @@ public final class KVPool: @unchecked Sendable {
         values.deallocate()
     }
 
-    /// First slot of `block` in `layer` for keys: `[blockSize, kvDim]`.
+    /// First slot of `block` in `layer` for keys: `[blockSize, kvDim]` elements of `dtype`.
     @inline(__always)
-    public func keyBlock(_ layer: Int, _ block: Int) -> UnsafeMutablePointer<Float> {
-        keys + layer * layerStride + block * blockSize * kvDim
+    public func keyBlock(_ layer: Int, _ block: Int) -> UnsafeMutableRawPointer {
+        keys + (layer * layerStride + block * blockSize * kvDim) * dtype.bytesPerElement
     }
 
-    /// First slot of `block` in `layer` for values: `[blockSize, kvDim]`.
+    /// First slot of `block` in `layer` for values: `[blockSize, kvDim]` elements of `dtype`.
     @inline(__always)
-    public func valueBlock(_ layer: Int, _ block: Int) -> UnsafeMutablePointer<Float> {
-        values + layer * layerStride + block * blockSize * kvDim
+    public func valueBlock(_ layer: Int, _ block: Int) -> UnsafeMutableRawPointer {
+        values + (layer * layerStride + block * blockSize * kvDim) * dtype.bytesPerElement
+    }
+
+    /// Element `offset` of a row that starts at `row`.
+    @inline(__always)
+    public func element(_ row: UnsafeMutableRawPointer, _ offset: Int) -> UnsafeMutableRawPointer {
+        row + offset * dtype.bytesPerElement
+    }
+
+    /// Writes `count` f32 values at `row` in the pool's type (f16: rounded to nearest even).
+    @inline(__always)
+    public func store(_ source: UnsafePointer<Float>, at row: UnsafeMutableRawPointer, count: Int) {
+        switch dtype {
+        case .f32: row.assumingMemoryBound(to: Float.self).update(from: source, count: count)
+        case .f16: VectorMath.toHalf(source, row.assumingMemoryBound(to: UInt16.self), count)
+        }
+    }
+
+    /// Reads `count` elements at `row` as f32 into `destination`.
+    @inline(__always)
+    public func load(_ row: UnsafeRawPointer, into destination: UnsafeMutablePointer<Float>, count: Int) {
+        switch dtype {
+        case .f32: destination.update(from: row.assumingMemoryBound(to: Float.self), count: count)
+        case .f16: VectorMath.fromHalf(row.assumingMemoryBound(to: UInt16.self), destination, count)
+        }
     }
 
     /// Bytes held by the pool.
-    public var byteCount: Int { 2 * layerCount * layerStride * MemoryLayout<Float>.size }
+    public var byteCount: Int { 2 * layerCount * layerStride * dtype.bytesPerElement }
+
+    /// Bytes one token takes (K and V of every layer).
+    public static func bytesPerToken(layerCount: Int, kvDim: Int, dtype: KVCacheDType) -> Int {
+        2 * layerCount * kvDim * dtype.bytesPerElement
+    }
 }

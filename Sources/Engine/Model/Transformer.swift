@@ -30,9 +30,9 @@ public final class Transformer: @unchecked Sendable {
     }
 
     /// A new, empty single-sequence KV cache for up to `capacity` positions (clamped to the trained context).
-    public func makeCache(capacity: Int) -> KVCache {
+    public func makeCache(capacity: Int, dtype: KVCacheDType = .f32) -> KVCache {
         KVCache(layerCount: config.layerCount, kvDim: config.kvDim,
-                capacity: min(max(1, capacity), config.contextLength))
+                capacity: min(max(1, capacity), config.contextLength), dtype: dtype)
     }
 
     /// Single-sequence convenience: runs `tokens` (at most `maxBatch`) at positions
@@ -137,8 +137,8 @@ public final class Transformer: @unchecked Sendable {
                 rope.apply(kh, row: t, style: c.ropeStyle)
             }
             let block = Int(tables[row.sequence].blocks[row.position / bs]), slot = row.position % bs
-            (kv.keyBlock(il, block) + slot * kvDim).update(from: s.k + t * kvDim, count: kvDim)
-            (kv.valueBlock(il, block) + slot * kvDim).update(from: s.v + t * kvDim, count: kvDim)
+            kv.store(s.k + t * kvDim, at: kv.element(kv.keyBlock(il, block), slot * kvDim), count: kvDim)
+            kv.store(s.v + t * kvDim, at: kv.element(kv.valueBlock(il, block), slot * kvDim), count: kvDim)
         }
         // Attention through each row's block table. One task per (row, KV head) covering the query heads
         // that share it (GQA), so each K/V row is loaded once for all of them; with too few tasks for the
@@ -169,21 +169,41 @@ public final class Transformer: @unchecked Sendable {
                     var nb = 0
                     for b in (lo / bs)...(row.position / bs) {
                         let id = Int(table.blocks[b])
-                        kp[nb] = UnsafePointer(kv.keyBlock(il, id) + kvh * hd)
-                        vp[nb] = UnsafePointer(kv.valueBlock(il, id) + kvh * hd)
+                        kp[nb] = UnsafeRawPointer(kv.element(kv.keyBlock(il, id), kvh * hd))
+                        vp[nb] = UnsafeRawPointer(kv.element(kv.valueBlock(il, id), kvh * hd))
                         nb += 1
                     }
-                    VectorMath.attend(q, heads: perTask, headDim: hd, keyBlocks: kp, valueBlocks: vp, blockSize: bs,
-                                      rowStride: kvDim, lo: lo, count: count, scale: scoreScale, scores: scores, out: o)
+                    // The kernel of the pool's element type reads the rows where they lie.
+                    switch kv.dtype {
+                    case .f32:
+                        VectorMath.attend(q, heads: perTask, headDim: hd,
+                                          keyBlocks: UnsafeRawPointer(kp).assumingMemoryBound(to: UnsafePointer<Float>?.self),
+                                          valueBlocks: UnsafeRawPointer(vp).assumingMemoryBound(to: UnsafePointer<Float>?.self),
+                                          blockSize: bs, rowStride: kvDim, lo: lo, count: count, scale: scoreScale,
+                                          scores: scores, out: o)
+                    case .f16:
+                        VectorMath.attendHalf(q, heads: perTask, headDim: hd,
+                                              keyBlocks: UnsafeRawPointer(kp).assumingMemoryBound(to: UnsafePointer<UInt16>?.self),
+                                              valueBlocks: UnsafeRawPointer(vp).assumingMemoryBound(to: UnsafePointer<UInt16>?.self),
+                                              blockSize: bs, rowStride: kvDim, lo: lo, count: count, scale: scoreScale,
+                                              scores: scores, out: o)
+                    }
                     task += 1
                     continue
                 }
+                // Unfused: rows of a compact pool are converted to f32 one at a time into this thread's buffer.
+                let rowBuffer = s.rowBuffers + index * hd
+                @inline(__always) func asFloats(_ start: UnsafeMutableRawPointer) -> UnsafePointer<Float> {
+                    if kv.dtype == .f32 { return UnsafePointer(start.assumingMemoryBound(to: Float.self)) }
+                    kv.load(start, into: rowBuffer, count: hd)
+                    return UnsafePointer(rowBuffer)
+                }
                 var j = lo
                 while j <= row.position {
-                    let keys = kv.keyBlock(il, Int(table.blocks[j / bs])) + kvh * hd
+                    let keys = kv.element(kv.keyBlock(il, Int(table.blocks[j / bs])), kvh * hd)
                     let end = min(row.position + 1, (j / bs + 1) * bs)
                     for p in j..<end {
-                        let k = keys + (p % bs) * kvDim
+                        let k = asFloats(kv.element(keys, (p % bs) * kvDim))
                         for i in 0..<perTask {
                             scores[i * count + p - lo] = VectorMath.dot(q + i * hd, k, hd) * scoreScale
                         }
@@ -194,10 +214,10 @@ public final class Transformer: @unchecked Sendable {
                 o.initialize(repeating: 0, count: perTask * hd)
                 j = lo
                 while j <= row.position {
-                    let values = kv.valueBlock(il, Int(table.blocks[j / bs])) + kvh * hd
+                    let values = kv.element(kv.valueBlock(il, Int(table.blocks[j / bs])), kvh * hd)
                     let end = min(row.position + 1, (j / bs + 1) * bs)
                     for p in j..<end {
-                        let v = values + (p % bs) * kvDim
+                        let v = asFloats(kv.element(values, (p % bs) * kvDim))
                         for i in 0..<perTask { VectorMath.axpy(scores[i * count + p - lo], v, o + i * hd, hd) }
                     }
                     j = end
@@ -276,8 +296,9 @@ final class Scratch: @unchecked Sendable {
     let x, h, q, k, v, attn, o, gate, up: UnsafeMutablePointer<Float>
     let scores: UnsafeMutablePointer<Float>   // [threads, scoresPerThread]
     let scoresPerThread: Int
-    let blockPointers: UnsafeMutablePointer<UnsafePointer<Float>?>   // [threads, 2 (K, V), pointersPerThread]
+    let blockPointers: UnsafeMutablePointer<UnsafeRawPointer?>   // [threads, 2 (K, V), pointersPerThread]
     let pointersPerThread: Int
+    let rowBuffers: UnsafeMutablePointer<Float>   // [threads, hd]: one K or V row as f32 (unfused, compact KV)
 
     init(config c: ModelConfig, batch: Int, threads: Int) {
         let e = c.embeddingLength
@@ -294,10 +315,11 @@ final class Scratch: @unchecked Sendable {
         scores = .allocate(capacity: threads * scoresPerThread)
         pointersPerThread = c.contextLength + 2   // worst case: one-token blocks
         blockPointers = .allocate(capacity: threads * 2 * pointersPerThread)
+        rowBuffers = .allocate(capacity: threads * c.headDim)
     }
 
     deinit {
-        for p in [x, h, q, k, v, attn, o, gate, up, scores] { p.deallocate() }
+        for p in [x, h, q, k, v, attn, o, gate, up, scores, rowBuffers] { p.deallocate() }
         blockPointers.deallocate()
     }
 }

@@ -88,9 +88,12 @@ public struct EngineOptions: Sendable {
     /// Requests allowed to wait for admission (more: `submit` fails with `.overloaded`).
     public var maxQueued: Int
     public var prefixCaching: Bool
+    /// How the KV pool stores keys and values.
+    public var kvCacheDType: KVCacheDType
 
     public init(kvCacheTokens: Int = 65536, blockSize: Int = 16, maxBatchTokens: Int = 128, maxRunning: Int = 16,
-                maxQueued: Int = 256, prefixCaching: Bool = true) {
+                maxQueued: Int = 256, prefixCaching: Bool = true, kvCacheDType: KVCacheDType = .f32) {
+        self.kvCacheDType = kvCacheDType
         self.kvCacheTokens = kvCacheTokens
         self.blockSize = blockSize
         self.maxBatchTokens = maxBatchTokens
@@ -101,10 +104,10 @@ public struct EngineOptions: Sendable {
 }
 
 extension EngineOptions {
-    /// KV tokens that fit in `gib` GiB for `config` (f32 K and V for every layer).
-    public static func kvTokens(forGiB gib: Double, config: ModelConfig) -> Int {
-        let bytesPerToken = config.layerCount * config.kvDim * 2 * MemoryLayout<Float>.size
-        return max(1, Int(gib * 1_073_741_824 / Double(bytesPerToken)))
+    /// KV tokens that fit in `gib` GiB for `config` (K and V of every layer in `dtype`).
+    public static func kvTokens(forGiB gib: Double, config: ModelConfig, dtype: KVCacheDType = .f32) -> Int {
+        let bytesPerToken = KVPool.bytesPerToken(layerCount: config.layerCount, kvDim: config.kvDim, dtype: dtype)
+        return max(1, Int(min(gib, 1_048_576) * 1_073_741_824 / Double(bytesPerToken)))
     }
 }
 

@@ -70,7 +70,7 @@ final class Scheduler {
         self.options = options
         let blocks = max(1, (options.kvCacheTokens + options.blockSize - 1) / options.blockSize)
         kvPool = KVPool(layerCount: model.config.layerCount, kvDim: model.config.kvDim, blockSize: options.blockSize,
-                      blockCount: blocks)
+                        blockCount: blocks, dtype: options.kvCacheDType)
         cache = try PrefixCacheManager(config: PrefixCacheConfig(
             blockCount: blocks, blockSize: options.blockSize, model: model.fingerprint,
             enabled: options.prefixCaching))

@@ -284,6 +284,12 @@ extension GatewayConfig {
             case "max_prompt_tokens": settings.maxPromptTokens = try reader.positiveInt(value, p)
             case "max_output_tokens": settings.maxOutputTokens = try reader.positiveInt(value, p)
             case "max_n": settings.maxN = try reader.positiveInt(value, p)
+            case "kv_cache_dtype":
+                let dtype = try reader.string(value, p)
+                if let dtype, !["f32", "f16"].contains(dtype) {
+                    throw ConfigError("\(p): expected f32 or f16, got \"\(dtype)\"")
+                }
+                settings.kvCacheDType = dtype
             case "request_deadline", "request_deadline_seconds":
                 settings.requestDeadline = try reader.positiveDouble(value, p)
             default: reader.unknownKey(p)

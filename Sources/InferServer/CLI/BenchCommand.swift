@@ -9,6 +9,7 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure prompt processing (pp) and decode (tg) tokens/s, like llama-bench.")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var kvOptions: KVCacheOptions
 
     @Option(name: [.customShort("p"), .long], help: "Prompt tokens for the pp test (0 = skip).")
     var prompt: Int = 512
@@ -43,8 +44,8 @@ struct BenchCommand: ParsableCommand {
         }
         var rng = SystemRandomNumberGenerator()
         let vocab = model.config.vocabularySize
-        let cache = tf.makeCache(capacity: depth + max(prompt, generate) + 1)
-        let generator = Generator(model: model)
+        let cache = tf.makeCache(capacity: depth + max(prompt, generate) + 1, dtype: kvOptions.resolved())
+        let generator = Generator(model: model, kvCacheDType: kvOptions.resolved())
         // The depth prefix is computed once and kept; each test truncates back to it.
         if depth > 0 {
             _ = generator.prefill((0..<depth).map { _ in Int.random(in: 0..<vocab, using: &rng) }, cache: cache)

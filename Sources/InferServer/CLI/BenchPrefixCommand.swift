@@ -12,6 +12,7 @@ struct BenchPrefixCommand: AsyncParsableCommand {
     enum Workload: String, ExpressibleByArgument, CaseIterable { case rag, chat, system }
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var kvOptions: KVCacheOptions
 
     @Option(name: .long, help: "rag | chat | system")
     var workload: Workload
@@ -55,13 +56,15 @@ struct BenchPrefixCommand: AsyncParsableCommand {
 
     func run() async throws {
         let model = try modelOptions.load(maxBatch: 128)
-        let kvTokens = kvCacheGib.map { EngineOptions.kvTokens(forGiB: $0, config: model.config) } ?? kvCacheTokens
+        let dtype = kvOptions.resolved()
+        let kvTokens = kvCacheGib.map { EngineOptions.kvTokens(forGiB: $0, config: model.config, dtype: dtype) }
+            ?? kvCacheTokens
         let workloads = try PrefixWorkloads(tokenizer: model.tokenizer)
         var results: [RunResult] = []
         let configs: [(Bool, Int)] = (noPrefixCache ? [false] : [true, false]).flatMap { [($0, concurrency), ($0, 1)] }
         for (cacheOn, n) in configs {
             let options = EngineOptions(kvCacheTokens: kvTokens, maxBatchTokens: 128, maxRunning: max(n, 1),
-                                        prefixCaching: cacheOn)
+                                        prefixCaching: cacheOn, kvCacheDType: dtype)
             let engine = try InferenceEngine(model: model, options: options)
             let r = try await runWorkload(engine, workloads, cache: cacheOn, concurrency: n)
             engine.shutdown()

@@ -8,6 +8,7 @@ struct GenerateCommand: ParsableCommand {
         commandName: "generate", abstract: "Generate a continuation of a prompt (special tokens in it are parsed).")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var kvOptions: KVCacheOptions
 
     @Option(name: .long, help: "The prompt text.")
     var prompt: String?
@@ -68,7 +69,7 @@ struct GenerateCommand: ParsableCommand {
                                           repetitionPenalty: repeatPenalty, seed: seed)
         if temperature <= 0 { sampling = .greedy }
         let options = GenerationOptions(maxTokens: maxTokens, sampling: sampling, stopAtEndOfGeneration: !ignoreEos)
-        let generator = Generator(model: model)
+        let generator = Generator(model: model, kvCacheDType: kvOptions.resolved())
         if !json { Console.out(text) }
         let result = try generator.generate(promptTokens: promptTokens, options: options) { piece in
             if !json { Console.out(piece) }

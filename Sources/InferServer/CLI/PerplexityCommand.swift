@@ -9,6 +9,7 @@ struct PerplexityCommand: ParsableCommand {
         abstract: "Perplexity of a text file (chunks of --ctx tokens, each starting with BOS, second half scored).")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var kvOptions: KVCacheOptions
 
     @Option(name: .long, help: "Text file to score.")
     var file: String
@@ -24,7 +25,7 @@ struct PerplexityCommand: ParsableCommand {
         let text = String(decoding: data, as: UTF8.self)
         let tokens = model.tokenizer.encode(text, addSpecial: true, parseSpecial: false)
         Console.error("[perplexity] \(tokens.count) tokens, \(tokens.count / ctx) chunks of \(ctx)")
-        let result = try Perplexity(model: model).evaluate(tokens: tokens, context: ctx) { chunk, total, ppl in
+        let result = try Perplexity(model: model, kvCacheDType: kvOptions.resolved()).evaluate(tokens: tokens, context: ctx) { chunk, total, ppl in
             Console.error(String(format: "[perplexity] chunk %d/%d: running PPL %.4f", chunk, total, ppl))
         }
         Console.error(String(format: "[perplexity] %d tokens scored in %.1f s", result.scoredTokens, result.seconds))

@@ -41,6 +41,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "KV cache size in tokens.")
     var kvCacheTokens = 65536
 
+    @Option(name: .long, help: "KV cache size in GiB, counting the real bytes of --kv-cache-dtype (overrides --kv-cache-tokens).")
+    var kvCacheGib: Double?
+
+    @OptionGroup var kvOptions: KVCacheOptions
+
     @Option(name: .long, help: "Sequences decoding at once.")
     var maxRunning = 16
 
@@ -125,6 +130,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--max-n must be at most \(GenerationParameters.maxChoices)")
         }
         if let d = requestDeadline, !(d > 0) { throw ValidationError("--request-deadline must be positive") }
+        if let g = kvCacheGib, !(g > 0 && g <= 1024) { throw ValidationError("--kv-cache-gib must be in (0, 1024]") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
         guard model != nil || config != nil else { throw ValidationError("give --model PATH or --config FILE") }
         if let cache, CacheSettings.CacheType(rawValue: cache) == nil {
@@ -201,8 +207,17 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("no model to serve: give --model PATH or a local/<file>.gguf entry in model_list")
         }
         let model = try ModelOptions.load(path: path, threads: threads, quiet: quiet, maxBatch: 128)
+        let dtype = kvOptions.resolved(config: gatewayConfig?.generalSettings.kvCacheDType.flatMap(KVCacheDType.init(rawValue:)))
+        let kvTokens = kvCacheGib.map { EngineOptions.kvTokens(forGiB: $0, config: model.config, dtype: dtype) }
+            ?? kvCacheTokens
         let engine = try InferenceEngine(model: model, options: EngineOptions(
-            kvCacheTokens: kvCacheTokens, maxBatchTokens: 128, maxRunning: maxRunning, maxQueued: maxQueued))
+            kvCacheTokens: kvTokens, maxBatchTokens: 128, maxRunning: maxRunning, maxQueued: maxQueued,
+            kvCacheDType: dtype))
+        if !quiet {
+            let pool = KVPool.bytesPerToken(layerCount: model.config.layerCount, kvDim: model.config.kvDim, dtype: dtype)
+            Console.error(String(format: "[serve] KV cache: %d tokens, %@, %.1f MiB", kvTokens, dtype.rawValue,
+                                 Double(pool) * Double(kvTokens) / 1_048_576))
+        }
         let general = gatewayConfig?.generalSettings
         // Config sizes are in MiB (finite, at most 1e12: ConfigReader); capped at 1 TiB before the conversion.
         func bytes(mebibytes: Double?) -> Int? { mebibytes.map { Int(min($0, 1_048_576) * 1_048_576) } }
