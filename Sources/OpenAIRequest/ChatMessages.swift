@@ -33,6 +33,39 @@ public enum ChatMessages {
         }
     }
 
+    /// The last Anthropic-style cache breakpoint: `cache_control: {"type": "ephemeral", "ttl": "5m" | "1h"}`
+    /// on a message or on one of its content parts. The prefix up to and including that message is to stay
+    /// cached for the TTL (default 5 minutes). nil when no message has one.
+    public static func cacheBreakpoint(_ f: RequestFields) throws -> (message: Int, ttl: Duration)? {
+        guard case .array(let items)? = f.value("messages") else { return nil }
+        var found: (message: Int, ttl: Duration)?
+        for (i, item) in items.enumerated() {
+            var controls: [(String, JSONValue)] = []
+            if let c = item["cache_control"], c != .null { controls.append(("messages[\(i)].cache_control", c)) }
+            if case .array(let parts)? = item["content"] {
+                for (j, part) in parts.enumerated() {
+                    if let c = part["cache_control"], c != .null {
+                        controls.append(("messages[\(i)].content[\(j)].cache_control", c))
+                    }
+                }
+            }
+            for (path, control) in controls {
+                guard case .object = control, case .string(let type)? = control["type"], type == "ephemeral" else {
+                    throw OpenAIError.badParameter(path, "'\(path)' must be {\"type\": \"ephemeral\"} with an optional \"ttl\" of \"5m\" or \"1h\".")
+                }
+                let ttl: Duration
+                switch control["ttl"] {
+                case nil, .null?, .string("5m")?: ttl = .seconds(300)
+                case .string("1h")?: ttl = .seconds(3600)
+                default:
+                    throw OpenAIError.badParameter(path, "'\(path).ttl' must be \"5m\" or \"1h\".")
+                }
+                found = (i, ttl)
+            }
+        }
+        return found
+    }
+
     private static func field(_ m: RequestFields, _ key: String, _ path: String) throws -> String? {
         guard let v = m.value(key) else { return nil }
         guard case .string(let s) = v else { throw m.typeError("\(path).\(key)", "a string", v) }

@@ -40,19 +40,45 @@ final class TestRedisServer: @unchecked Sendable {
         p.standardError = FileHandle.nullDevice
         try p.run()
         lock.withLock { process = p }
-        // A fresh probe client per attempt: a client's reconnect backoff would otherwise stretch the waits
-        // (the parallel test run keeps this machine busy, so give it 30 s).
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            let probe = RedisClient(configuration: RedisConfiguration(
-                host: "127.0.0.1", port: port, connectTimeout: 1, commandTimeout: 2, failureThreshold: 1_000_000))
-            let up = (try? await probe.ping()) == true
-            await probe.close()
-            if up { return }
-            try await Task.sleep(for: .milliseconds(50))
+        // The readiness probe polls from a GCD thread with plain sockets: when the parallel test run keeps
+        // Swift's cooperative pool busy (long synchronous tests), a probe loop on the pool could not run
+        // before its deadline even though the server was up in milliseconds.
+        let port = self.port
+        let up = await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+            DispatchQueue.global().async { c.resume(returning: Self.waitForPong(port: port, seconds: 30)) }
         }
+        if up { return }
         stop()   // never leave an orphan behind a failed start
         throw RedisError(.connection, "redis-server on port \(port) did not start")
+    }
+
+    /// Polls 127.0.0.1:`port` with `PING` until `+PONG` (true) or `seconds` pass (false). Blocking.
+    private static func waitForPong(port: Int, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            if fd >= 0 {
+                defer { close(fd) }
+                var timeout = timeval(tv_sec: 1, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                var addr = sockaddr_in()
+                addr.sin_family = sa_family_t(AF_INET)
+                addr.sin_port = in_port_t(UInt16(port).bigEndian)
+                addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+                let connected = withUnsafePointer(to: &addr) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                    }
+                }
+                if connected, send(fd, "PING\r\n", 6, 0) == 6 {
+                    var buffer = [UInt8](repeating: 0, count: 16)
+                    let n = recv(fd, &buffer, buffer.count, 0)
+                    if n >= 5, String(decoding: buffer[0..<5], as: UTF8.self) == "+PONG" { return true }
+                }
+            }
+            usleep(50_000)
+        }
+        return false
     }
 
     /// Stops the server (SIGKILL: an abrupt failure, as in production) and waits for it to exit.

@@ -183,7 +183,9 @@ struct LimitsTests {
                 return try await group.reduce(into: [Int]()) { $0.append($1) }
             }
         }
-        #expect(statuses.contains(429) && Set(statuses).isSubset(of: [200, 429]), "\(statuses.sorted())")
+        // (408: on a loaded machine a request of the burst may pass this server's 1 s deadline; that is a
+        // clean failure too, and the leak checks below cover it.)
+        #expect(statuses.contains(429) && Set(statuses).isSubset(of: [200, 408, 429]), "\(statuses.sorted())")
         let stats = try await Self.settled(server)
         #expect(stats.waiting == 0 && stats.running == 0)
         #expect(stats.prefix?.blocksInUse == 0, "blocks still held: \(stats.prefix?.blocksInUse ?? -1)")

@@ -54,7 +54,8 @@ ROUTES = [("GET", "/v1/models", None), ("GET", "/v1/models/gemma", None),
                                             "max_tokens": 1}),
           ("POST", "/v1/completions", {"model": "gemma", "prompt": "Hi", "max_tokens": 1}),
           ("POST", "/tokenize", {"prompt": "Hi"}), ("POST", "/detokenize", {"tokens": [2]}),
-          ("GET", "/cache/stats", None), ("GET", "/cache/ping", None), ("POST", "/cache/flushall", None)]
+          ("GET", "/cache/stats", None), ("GET", "/cache/ping", None), ("POST", "/cache/flushall", None),
+          ("GET", "/prefix_cache/stats", None), ("POST", "/prefix_cache/reset", {})]
 
 
 @pytest.mark.parametrize("method,path,body", ROUTES)
@@ -80,6 +81,9 @@ def test_model_restriction_and_admin_need_master(secured):
     assert call(secured, "POST", "/v1/chat/completions", KEY_LIMITED, json=dict(body, model="other")).status_code == 200
     assert call(secured, "GET", "/cache/stats", KEY_A).status_code == 403
     assert call(secured, "GET", "/cache/stats", MASTER).status_code == 200
+    assert call(secured, "GET", "/prefix_cache/stats", KEY_A).status_code == 403
+    assert call(secured, "POST", "/prefix_cache/reset", KEY_A, json={}).status_code == 403
+    assert call(secured, "GET", "/prefix_cache/stats", MASTER).status_code == 200
 
 
 def test_tenant_b_gets_no_prefix_hit_on_tenant_a_prompt(secured):

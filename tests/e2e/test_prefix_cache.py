@@ -37,3 +37,51 @@ def test_cache_salt_isolates(server, model):
     go("tenant-a")
     assert go("tenant-a") >= 500
     assert go("tenant-b") == 0
+
+
+def test_prefix_cache_admin_stats_and_reset(server, model):
+    """`GET /prefix_cache/stats` reports the KV type and the hits; `POST /prefix_cache/reset` drops the
+    cached blocks, so the same prompt is computed again (cached_tokens 0)."""
+    prompt = long_prompt(server, start_char=60_000, tokens=400)
+    def go():
+        body = {"model": model, "prompt": prompt, "max_tokens": 1, "temperature": 0}
+        r = httpx.post(f"{server.url}/v1/completions", json=body, timeout=300)
+        assert r.status_code == 200, r.text
+        return r.json()["usage"]["prompt_tokens_details"]["cached_tokens"]
+    go()
+    assert go() >= 380
+    stats = httpx.get(f"{server.url}/prefix_cache/stats", timeout=30).json()
+    assert stats["dtype"] == "f16" and stats["bytes_per_token"] > 0, stats   # the server's default type
+    assert stats["blocks"]["cached"] >= 24 and stats["hit_tokens"] >= 380, stats
+    assert stats["bytes"] == stats["blocks"]["total"] * stats["block_size"] * stats["bytes_per_token"]
+    r = httpx.post(f"{server.url}/prefix_cache/reset", json={}, timeout=30)
+    assert r.status_code == 200 and r.json()["dropped_blocks"] >= 24, r.text
+    assert go() == 0
+    after = httpx.get(f"{server.url}/prefix_cache/stats", timeout=30).json()
+    assert after["reset_drops"] >= 24, after
+    bad = httpx.post(f"{server.url}/prefix_cache/reset", json={"tiers": True}, timeout=30)
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "tiers", bad.text
+
+
+def test_cache_control_breakpoint_pins_the_prefix(server, model):
+    """Anthropic-style `cache_control` on a message pins the prompt up to it; usage reports
+    `cache_creation_input_tokens` on the first request and `cache_read_input_tokens` on the next."""
+    system = long_prompt(server, start_char=80_000, tokens=600)
+    def ask(question, control={"type": "ephemeral", "ttl": "5m"}):
+        body = {"model": model, "max_tokens": 1, "temperature": 0, "messages": [
+            {"role": "system", "content": [{"type": "text", "text": system, "cache_control": control}]},
+            {"role": "user", "content": question}]}
+        return httpx.post(f"{server.url}/v1/chat/completions", json=body, timeout=300)
+    first = ask("First question?")
+    assert first.status_code == 200, first.text
+    u = first.json()["usage"]
+    assert u["cache_read_input_tokens"] == u["prompt_tokens_details"]["cached_tokens"] == 0, u
+    assert 550 <= u["cache_creation_input_tokens"] <= u["prompt_tokens"], u
+    stats = httpx.get(f"{server.url}/prefix_cache/stats", timeout=30).json()
+    assert stats["pins"]["active"] >= 1 and stats["blocks"]["pinned"] >= 30, stats
+    second = ask("Second question?").json()["usage"]
+    assert second["cache_read_input_tokens"] >= 550 and second["cache_creation_input_tokens"] <= 16, second
+    bad = ask("x", control={"type": "persistent"})
+    assert bad.status_code == 400, bad.text
+    assert bad.json()["error"]["param"] == "messages[0].content[0].cache_control", bad.text
+    assert ask("x", control={"type": "ephemeral", "ttl": "2d"}).status_code == 400

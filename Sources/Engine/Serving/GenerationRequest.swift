@@ -16,6 +16,9 @@ public struct GenerationRequest: Sendable {
     /// Report the log-probability of each sampled token and this many top alternatives (0 = none).
     public var topLogprobs: Int
     public var logprobs: Bool
+    /// Keep the prompt's first `prefixTokens` cached for `ttl` once computed (an Anthropic-style
+    /// `cache_control` breakpoint), within the pool share pins may take.
+    public var pin: PrefixPin?
 
     public init(promptTokens: [Int], maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(),
                 stopAtEndOfGeneration: Bool = true, tenant: String? = nil, cacheSalt: String? = nil,
@@ -35,6 +38,17 @@ public struct GenerationRequest: Sendable {
     var cacheKeys: BlockExtraKeys {
         BlockExtraKeys(tenant: tenant.map { CacheSalt($0) }, salt: cacheSalt.map { CacheSalt($0) },
                   publicPrefixTokens: publicPrefixTokens)
+    }
+}
+
+/// A prefix of the prompt to keep cached for a while (`GenerationRequest.pin`).
+public struct PrefixPin: Sendable, Equatable {
+    public var prefixTokens: Int
+    public var ttl: Duration
+
+    public init(prefixTokens: Int, ttl: Duration) {
+        self.prefixTokens = prefixTokens
+        self.ttl = ttl
     }
 }
 

@@ -17,6 +17,8 @@ public final class InferenceEngine: @unchecked Sendable {
     private let lock = NSCondition()
     private var inbox: [Scheduler.Job] = []
     private var cancelled: Set<UInt64> = []
+    /// Waiters of `resetPrefixCache()`, answered by the engine thread between two steps.
+    private var resets: [CheckedContinuation<Int, Never>] = []
     private var stopping = false
     private var queuedCount = 0
     private var published = EngineStats()
@@ -68,6 +70,22 @@ public final class InferenceEngine: @unchecked Sendable {
         return stream
     }
 
+    /// Drops every pin and every cached prefix block no running sequence uses (on the engine thread, between
+    /// two steps); returns how many blocks were dropped. Running requests are not disturbed.
+    public func resetPrefixCache() async -> Int {
+        await withCheckedContinuation { continuation in
+            lock.lock()
+            if stopping {
+                lock.unlock()
+                continuation.resume(returning: 0)
+                return
+            }
+            resets.append(continuation)
+            lock.signal()
+            lock.unlock()
+        }
+    }
+
     /// A snapshot of the counters (updated after every step).
     public func stats() -> EngineStats {
         lock.lock()
@@ -100,16 +118,22 @@ public final class InferenceEngine: @unchecked Sendable {
         defer { exited.signal() }
         while true {
             lock.lock()
-            while inbox.isEmpty && cancelled.isEmpty && !stopping && scheduler.isIdle {
+            while inbox.isEmpty && cancelled.isEmpty && resets.isEmpty && !stopping && scheduler.isIdle {
                 lock.wait()
             }
             let newJobs = inbox
             inbox.removeAll()
             let newCancels = cancelled
             cancelled.removeAll()
+            let resetWaiters = resets
+            resets.removeAll()
             let stop = stopping
             lock.unlock()
 
+            if !resetWaiters.isEmpty {
+                let dropped = scheduler.cache.reset()
+                for waiter in resetWaiters { waiter.resume(returning: dropped) }
+            }
             if stop {
                 scheduler.cancelAll()
                 return

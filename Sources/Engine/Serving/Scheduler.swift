@@ -33,6 +33,7 @@ final class Scheduler {
         var detok: StreamingDetokenizer
         var generated = 0
         var cachedTokens: Int?         // reported: prefix reuse at first admission
+        var pinned = false             // the request's pin (if any) was placed
         var firstToken: Date?
         var preemptions = 0
         var admittedAt = 0             // admission order (for preemption: youngest first)
@@ -174,6 +175,15 @@ final class Scheduler {
                 }
             }
             seq.computed += count
+            if let pin = seq.job.request.pin, !seq.pinned, seq.computed >= min(pin.prefixTokens, seq.promptCount),
+               let id = seq.cacheID {
+                seq.pinned = true
+                do {
+                    _ = try cache.pin(id, prefixTokens: pin.prefixTokens, ttl: pin.ttl)
+                } catch {
+                    recordPrefixCacheError("pin of \(pin.prefixTokens) tokens for sequence \(seq.job.id) failed: \(error)")
+                }
+            }
             guard let output else { continue }
             logits.withUnsafeBufferPointer { lp in
                 sample(seq, UnsafeBufferPointer(rebasing: lp[(output * vocab)..<((output + 1) * vocab)]))

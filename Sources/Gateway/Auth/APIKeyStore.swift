@@ -24,6 +24,13 @@ public enum Caller: Sendable, Equatable {
         return k.cacheNamespace
     }
 
+    /// Whether the caller may use the admin routes (`/cache/*`, `/prefix_cache/*`): the master key, or
+    /// anyone on a server without keys. Never a virtual key.
+    public var isAdmin: Bool {
+        if case .key = self { return false }
+        return true
+    }
+
     /// Whether the caller may use model group `model` (a key with an empty `models` list may use all).
     public func mayUse(model: String) -> Bool {
         guard case .key(let k) = self, !k.models.isEmpty else { return true }

@@ -20,18 +20,33 @@ struct LocalChatCompletion: Sendable {
             throw OpenAIError.badParameter("top_logprobs", "'top_logprobs' requires 'logprobs' to be true.")
         }
         let template = server.template, tokenizer = server.tokenizer
-        let prompt = try await CPUWork.run(bytes: messages.reduce(0) { $0 + $1.content.utf8.count }) {
-            template.tokens(messages, tokenizer: tokenizer)
+        let breakpoint = try ChatMessages.cacheBreakpoint(f)
+        let (prompt, pinTokens) = try await CPUWork.run(bytes: messages.reduce(0) { $0 + $1.content.utf8.count }) {
+            let prompt = template.tokens(messages, tokenizer: tokenizer)
+            // The breakpoint's prefix ends where the next message's content starts: render the conversation
+            // again with that content changed and keep what both renderings share (templates may merge a
+            // system message into the next turn, so no per-message offset is assumed).
+            let pinTokens = breakpoint.map { b -> Int in
+                guard b.message + 1 < messages.count else { return prompt.count }
+                var altered = messages
+                altered[b.message + 1].content = "\u{1}" + altered[b.message + 1].content
+                let other = template.tokens(altered, tokenizer: tokenizer)
+                return zip(other, prompt).prefix { $0 == $1 }.count
+            }
+            return (prompt, pinTokens)
         }
         try server.settings.limits.check(promptTokens: prompt.count, param: "messages")
         try params.checkContext(promptTokens: prompt.count, contextLength: server.contextLength, param: "messages")
 
         let streams = (0..<params.n).map { i in
-            ChoiceStream(engine: server.engine, request: params.engineRequest(
+            var request = params.engineRequest(
                 prompt: prompt, contextLength: server.contextLength, index: i, logprobs: logprobs,
                 topLogprobs: topLogprobs, publicPrefixTokens: server.publicPrefixes.publicTokens(of: prompt),
-                outputLimit: server.settings.limits.maxOutputTokens),
-                stops: params.stop)
+                outputLimit: server.settings.limits.maxOutputTokens)
+            if i == 0, let breakpoint, let pinTokens, pinTokens > 0 {
+                request.pin = PrefixPin(prefixTokens: pinTokens, ttl: breakpoint.ttl)
+            }
+            return ChoiceStream(engine: server.engine, request: request, stops: params.stop)
         }
         try await server.start(streams, param: "messages")
 
@@ -68,7 +83,7 @@ struct LocalChatCompletion: Sendable {
                                    "logprobs": logprobs && !tokens.isEmpty ? format.chat(tokens) : nil,
                                    "finish_reason": .optional(finish)]])
                 },
-                usage: { totals in chunk([], usage: totals.json) })
+                usage: { totals in chunk([], usage: totals.json(cacheBreakpoint: pinTokens)) })
             return .chunks(ChoiceDriver.chunks(streams, promptOf: Array(repeating: 0, count: n), promptCount: 1,
                                     includeUsage: includeUsage, format: chunkFormat, server: server,
                                     logger: logger, onFinish: log))
@@ -84,7 +99,7 @@ struct LocalChatCompletion: Sendable {
                 ["index": .int(i), "message": ["role": "assistant", "content": .string(c.text), "refusal": nil],
                  "logprobs": logprobs ? format.chat(c.tokens) : nil, "finish_reason": .string(c.finishReason)]
             }),
-            "usage": UsageTotals(perPrompt: usages).json,
+            "usage": UsageTotals(perPrompt: usages).json(cacheBreakpoint: pinTokens),
         ]
         return .json(body)
     }

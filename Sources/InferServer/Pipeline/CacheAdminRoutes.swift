@@ -12,9 +12,7 @@ struct CacheAdminRoutes: Sendable {
 
     /// Admin routes need the master key when keys are configured (a virtual key gets a 403).
     private func requireAdmin(_ context: InferRequestContext) throws {
-        if case .key = context.caller {
-            throw OpenAIError.forbidden("The cache admin routes need the master key.")
-        }
+        guard context.caller.isAdmin else { throw OpenAIError.forbidden("The cache admin routes need the master key.") }
     }
 
     private var layer: CacheLayer {
