@@ -33,6 +33,11 @@ public enum ChatMessages {
         }
     }
 
+    /// UTF-8 bytes of the messages' contents (how much tokenizing them costs).
+    public static func contentBytes(_ messages: [ChatMessage]) -> Int {
+        messages.reduce(0) { $0 + $1.content.utf8.count }
+    }
+
     /// The last Anthropic-style cache breakpoint: `cache_control: {"type": "ephemeral", "ttl": "5m" | "1h"}`
     /// on a message or on one of its content parts. The prefix up to and including that message is to stay
     /// cached for the TTL (default 5 minutes). nil when no message has one.

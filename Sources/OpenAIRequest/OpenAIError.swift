@@ -111,10 +111,28 @@ extension OpenAIError {
 
     /// 408 when a request runs past its deadline (LiteLLM's `Timeout` status).
     public static func deadlineExceeded(seconds: Double) -> OpenAIError {
-        let shown = seconds == seconds.rounded() && seconds < 1e9 ? String(Int(seconds)) : String(seconds)
-        return OpenAIError(status: .requestTimeout,
-                    message: "The request did not finish within its deadline of \(shown) seconds.",
+        OpenAIError(status: .requestTimeout,
+                    message: "The request did not finish within its deadline of \(shown(seconds)) seconds.",
                     type: "timeout_error", code: "request_timeout")
+    }
+
+    /// 408 for a request whose headers and body did not arrive within `--read-timeout`.
+    public static func readTimeout(seconds: Double) -> OpenAIError {
+        OpenAIError(status: .requestTimeout,
+                    message: "The request was not received within the read timeout of \(shown(seconds)) seconds.",
+                    type: "invalid_request_error", code: "request_timeout")
+    }
+
+    /// 503 for a connection past `--max-connections`.
+    public static func tooManyConnections(limit: Int) -> OpenAIError {
+        OpenAIError(status: .serviceUnavailable,
+                    message: "The server has too many open connections (limit \(limit)). Retry shortly.",
+                    type: "server_error", code: "too_many_connections", headers: [.retryAfter: "1"])
+    }
+
+    /// Seconds as a client reads them: whole numbers without a fraction.
+    private static func shown(_ seconds: Double) -> String {
+        seconds == seconds.rounded() && abs(seconds) < 1e9 ? String(Int(seconds)) : String(seconds)
     }
 
     /// 500 without internals.

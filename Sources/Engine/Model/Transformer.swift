@@ -174,20 +174,9 @@ public final class Transformer: @unchecked Sendable {
                         nb += 1
                     }
                     // The kernel of the pool's element type reads the rows where they lie.
-                    switch kv.dtype {
-                    case .f32:
-                        VectorMath.attend(q, heads: perTask, headDim: hd,
-                                          keyBlocks: UnsafeRawPointer(kp).assumingMemoryBound(to: UnsafePointer<Float>?.self),
-                                          valueBlocks: UnsafeRawPointer(vp).assumingMemoryBound(to: UnsafePointer<Float>?.self),
-                                          blockSize: bs, rowStride: kvDim, lo: lo, count: count, scale: scoreScale,
-                                          scores: scores, out: o)
-                    case .f16:
-                        VectorMath.attendHalf(q, heads: perTask, headDim: hd,
-                                              keyBlocks: UnsafeRawPointer(kp).assumingMemoryBound(to: UnsafePointer<UInt16>?.self),
-                                              valueBlocks: UnsafeRawPointer(vp).assumingMemoryBound(to: UnsafePointer<UInt16>?.self),
-                                              blockSize: bs, rowStride: kvDim, lo: lo, count: count, scale: scoreScale,
-                                              scores: scores, out: o)
-                    }
+                    VectorMath.attend(q, heads: perTask, headDim: hd, keyBlocks: kp, valueBlocks: vp,
+                                      half: kv.dtype == .f16, blockSize: bs, rowStride: kvDim, lo: lo, count: count,
+                                      scale: scoreScale, scores: scores, out: o)
                     task += 1
                     continue
                 }

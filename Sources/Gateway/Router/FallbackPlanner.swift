@@ -55,6 +55,22 @@ public struct FallbackPlanner: Sendable {
             backoffBase = settings.retryBackoffBase
             backoffMax = settings.retryBackoffMax
         }
+
+        /// Seconds to wait before retry number `retryIndex` (0-based) after `error`: the upstream's
+        /// `retry-after` when given (up to `maxHonouredRetryAfter`), else at once when another healthy
+        /// deployment can take it, else exponential backoff; never below `minRetryDelay`. The router's
+        /// retries on one deployment (`max_retries`) use the same rule with no other deployment.
+        public func retryDelay(after error: ProviderError, retryIndex: Int, healthyOthers: Int) -> Double {
+            let delay: Double
+            if let retryAfter = error.retryAfter, retryAfter > 0, retryAfter <= maxHonouredRetryAfter {
+                delay = retryAfter
+            } else if healthyOthers > 0 {
+                delay = 0
+            } else {
+                delay = min(backoffBase * pow(2, Double(retryIndex)), backoffMax)
+            }
+            return max(delay, minRetryDelay)
+        }
     }
 
     /// What happened to the last action.
@@ -156,15 +172,7 @@ public struct FallbackPlanner: Sendable {
     }
 
     private func backoff(_ error: ProviderError, retryIndex: Int, healthyOthers: Int) -> Double {
-        let delay: Double
-        if let retryAfter = error.retryAfter, retryAfter > 0, retryAfter <= policy.maxHonouredRetryAfter {
-            delay = retryAfter
-        } else if healthyOthers > 0 {
-            delay = 0
-        } else {
-            delay = min(policy.backoffBase * pow(2, Double(retryIndex)), policy.backoffMax)
-        }
-        return max(delay, policy.minRetryDelay)
+        policy.retryDelay(after: error, retryIndex: retryIndex, healthyOthers: healthyOthers)
     }
 
     private func fallbackList(for group: String, _ error: ProviderError) -> [String] {

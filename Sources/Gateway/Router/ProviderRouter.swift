@@ -170,8 +170,8 @@ public final class ProviderRouter: Sendable {
                 break
             } catch {
                 if retries < deployment.maxRetries, Self.isTransient(error), !Task.isCancelled {
-                    let backoff = min(settings.retryBackoffBase * pow(2, Double(retries)), settings.retryBackoffMax)
-                    let delay = error.retryAfter.map { min($0, 60) } ?? backoff
+                    let delay = FallbackPlanner.Policy(settings).retryDelay(after: error, retryIndex: retries,
+                                                                            healthyOthers: 0)
                     retries += 1
                     logger.debug("deployment retry", metadata: ["deployment": "\(deployment.id)", "retry": "\(retries)",
                                                                "status": "\(error.status)"])

@@ -4,6 +4,7 @@ import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
 import NumericCore
+import OpenAIRequest
 import Synchronization
 
 /// Per-connection limits of the HTTP server, below the router (so they hold before any route runs):
@@ -176,17 +177,17 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// The 503 of a connection over the cap, then close.
     private func reject(_ context: ChannelHandlerContext) {
         rejecting = false   // answer once; lingering drops the rest
-        let body = #"{"error":{"message":"The server has too many open connections (limit \#(settings.maxConnections)). Retry shortly.","type":"server_error","param":null,"code":"too_many_connections"}}"#
-        respondAndClose(context, status: .serviceUnavailable, body: body, extra: [.retryAfter: "1"])
+        respondAndClose(context, .tooManyConnections(limit: settings.maxConnections))
     }
 
-    private func respondAndClose(_ context: ChannelHandlerContext, status: HTTPResponse.Status, body: String,
-                                 extra: HTTPFields = [:]) {
-        var fields = extra
+    /// `error` in OpenAI's envelope with `Connection: close`, then a lingering close.
+    private func respondAndClose(_ context: ChannelHandlerContext, _ error: OpenAIError) {
+        let body = error.body.serialized()
+        var fields = error.headers
         fields[.contentType] = "application/json"
         fields[.contentLength] = String(body.utf8.count)
         fields[.connection] = "close"
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: error.status, headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(string: body))), promise: nil)
         lingeringClose(context, last: wrapOutboundOut(.end(nil)), promise: nil)
     }
@@ -247,10 +248,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             onTimeout()
             if inFlight <= 1, !headWritten {
                 // Nothing was sent on this request yet: tell the client why, then close.
-                let limit = settings.readTimeout ?? 0
-                let shown = limit == limit.rounded() && limit < 1e9 ? String(Int(limit)) : String(limit)
-                let body = #"{"error":{"message":"The request was not received within the read timeout of \#(shown) seconds.","type":"invalid_request_error","param":null,"code":"request_timeout"}}"#
-                respondAndClose(context, status: .requestTimeout, body: body)
+                respondAndClose(context, .readTimeout(seconds: settings.readTimeout ?? 0))
             } else {
                 context.close(promise: nil)
             }

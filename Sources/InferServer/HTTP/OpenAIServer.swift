@@ -45,10 +45,11 @@ struct OpenAIServer: Sendable {
     var tokenizer: any Tokenizer { engine.model.tokenizer }
     var contextLength: Int { engine.model.config.contextLength }
 
-    /// The body (already read by `RequestBodyMiddleware`, 413 above the limit) parsed as a JSON object (400
-    /// otherwise). Bodies over `CPUWork.inlineBytes` are validated and parsed on `CPUWork`'s threads.
+    /// The body parsed as a JSON object (400 otherwise). `RequestBodyMiddleware` has already read it (413 above
+    /// the limit, 400 when broken off), so this only collects the buffer it left. Bodies over
+    /// `CPUWork.inlineBytes` are validated and parsed on `CPUWork`'s threads.
     func readFields(_ request: Request) async throws -> RequestFields {
-        let buffer = try await RequestBodyMiddleware<InferRequestContext>.read(request, limit: settings.maxBodyBytes)
+        let buffer = try await request.body.collect(upTo: settings.maxBodyBytes)
         let data = Data(buffer.readableBytesView)
         let parse: @Sendable () throws -> RequestFields = { try RequestFields(OpenAIError.parseJSON(data)) }
         return data.count > CPUWork.inlineBytes ? try await CPUWork.run(parse) : try parse()

@@ -23,7 +23,7 @@ struct RequestBodyMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     /// The whole body, or a 413 (over `limit`) / 400 (broken off) error.
-    static func read(_ request: Request, limit: Int) async throws -> ByteBuffer {
+    private static func read(_ request: Request, limit: Int) async throws -> ByteBuffer {
         let (drainLimit, overflow) = limit.addingReportingOverflow(drainBytes)
         let stopAt = overflow ? Int.max : drainLimit
         if let length = request.headers[.contentLength].flatMap(Int.init), length > stopAt {

@@ -51,7 +51,7 @@ struct UtilityRoutes: Sendable {
         if f.value("messages") != nil {
             let messages = try ChatMessages.parse(f)
             let addGenerationPrompt = try f.bool("add_generation_prompt") ?? true
-            tokens = try await CPUWork.run(bytes: messages.reduce(0) { $0 + $1.content.utf8.count }) {
+            tokens = try await CPUWork.run(bytes: ChatMessages.contentBytes(messages)) {
                 template.tokens(messages, tokenizer: tokenizer, addGenerationPrompt: addGenerationPrompt)
             }
         } else if let prompt = try f.string("prompt") {

@@ -21,14 +21,14 @@ struct LocalChatCompletion: Sendable {
         }
         let template = server.template, tokenizer = server.tokenizer
         let breakpoint = try ChatMessages.cacheBreakpoint(f)
-        let (prompt, pinTokens) = try await CPUWork.run(bytes: messages.reduce(0) { $0 + $1.content.utf8.count }) {
+        let (prompt, pinTokens) = try await CPUWork.run(bytes: ChatMessages.contentBytes(messages)) {
             let prompt = template.tokens(messages, tokenizer: tokenizer)
-            // The breakpoint's prefix ends where the next message's content starts: render the conversation
-            // again with that content changed and keep what both renderings share (templates may merge a
-            // system message into the next turn, so no per-message offset is assumed).
+            // The breakpoint's prefix ends where the next message's content starts: render the messages up to
+            // that one again with its content changed and keep what both renderings share (templates may
+            // merge a system message into the next turn, so no per-message offset is assumed).
             let pinTokens = breakpoint.map { b -> Int in
                 guard b.message + 1 < messages.count else { return prompt.count }
-                var altered = messages
+                var altered = Array(messages[...(b.message + 1)])
                 altered[b.message + 1].content = "\u{1}" + altered[b.message + 1].content
                 let other = template.tokens(altered, tokenizer: tokenizer)
                 return zip(other, prompt).prefix { $0 == $1 }.count

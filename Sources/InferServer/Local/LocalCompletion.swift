@@ -130,7 +130,6 @@ struct LocalCompletion: Sendable {
                       "usage": UsageTotals(perPrompt: usages).json])
     }
 
-    /// `prompt`: a string, an array of strings, an array of token ids, or an array of token-id arrays.
     /// UTF-8 bytes of the text in a `prompt` value (a string or an array of strings), to decide where to
     /// tokenize it.
     static func textBytes(_ value: JSONValue?) -> Int {
@@ -141,6 +140,7 @@ struct LocalCompletion: Sendable {
         }
     }
 
+    /// `prompt`: a string, an array of strings, an array of token ids, or an array of token-id arrays.
     func prompts(_ f: RequestFields) throws -> [Prompt] {
         guard let raw = f.value("prompt") else { throw OpenAIError.badParameter("prompt", "'prompt' is required.") }
         let tokenizer = server.tokenizer
