@@ -70,6 +70,35 @@ public final class KVPool: @unchecked Sendable {
         }
     }
 
+    /// Bytes of one block of one layer, for keys (the same for values): `blockSize` rows of `kvDim` elements.
+    public var layerBlockBytes: Int { blockSize * kvDim * dtype.bytesPerElement }
+
+    /// Bytes of one whole block as `exportBlock` writes it: for each layer, its keys then its values.
+    public var blockBytes: Int { 2 * layerCount * layerBlockBytes }
+
+    /// Copies the KV of `block` (every layer, keys then values) into `destination` (`blockBytes` bytes), in the
+    /// pool's storage type: the bytes a KV tier stores.
+    public func exportBlock(_ block: Int, into destination: UnsafeMutableRawBufferPointer) {
+        precondition(block >= 0 && block < blockCount && destination.count == blockBytes)
+        let n = layerBlockBytes
+        for layer in 0..<layerCount {
+            let base = destination.baseAddress! + 2 * layer * n
+            base.copyMemory(from: keyBlock(layer, block), byteCount: n)
+            (base + n).copyMemory(from: valueBlock(layer, block), byteCount: n)
+        }
+    }
+
+    /// Writes `source` (`blockBytes` bytes laid out as `exportBlock` writes them) into `block`.
+    public func importBlock(_ block: Int, from source: UnsafeRawBufferPointer) {
+        precondition(block >= 0 && block < blockCount && source.count == blockBytes)
+        let n = layerBlockBytes
+        for layer in 0..<layerCount {
+            let base = source.baseAddress! + 2 * layer * n
+            keyBlock(layer, block).copyMemory(from: base, byteCount: n)
+            valueBlock(layer, block).copyMemory(from: base + n, byteCount: n)
+        }
+    }
+
     /// Bytes held by the pool.
     public var byteCount: Int { 2 * layerCount * layerStride * dtype.bytesPerElement }
 
