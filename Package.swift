@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "NumericCore", targets: ["NumericCore"]),
         .library(name: "PrefixCache", targets: ["PrefixCache"]),
+        .library(name: "KVTier", targets: ["KVTier"]),
         .library(name: "Redis", targets: ["Redis"]),
         .library(name: "CurlHTTP", targets: ["CurlHTTP"]),
         .library(name: "Gateway", targets: ["Gateway"]),
@@ -67,7 +68,13 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
-        .target(name: "Engine", dependencies: ["Tensor", "PrefixCache", "NumericCore"], swiftSettings: swiftSettings),
+        // The KV tiers behind the local pool: verified block entries on disk and in Redis, a bounded write queue.
+        .target(
+            name: "KVTier",
+            dependencies: ["PrefixCache", "Redis", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "Engine", dependencies: ["Tensor", "PrefixCache", "KVTier", "NumericCore"], swiftSettings: swiftSettings),
         // Redis client: hiredis on dedicated connection threads, pool, circuit breaker, pub/sub subscriber.
         .target(
             name: "Redis",
@@ -98,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "InferServer",
             dependencies: [
-                "Engine", "Tensor", "Gateway", "OpenAIRequest", "NumericCore", "Redis", "CurlHTTP",
+                "Engine", "Tensor", "Gateway", "OpenAIRequest", "NumericCore", "Redis", "CurlHTTP", "KVTier",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -110,18 +117,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A real redis-server per test, for every suite that talks to Redis.
+        .target(name: "RedisTestSupport", dependencies: ["Redis"], path: "Tests/RedisTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "NumericCoreTests", dependencies: ["NumericCore", "CKernels"], swiftSettings: swiftSettings),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: swiftSettings),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Redis", "CurlHTTP", "NumericCore",
+                "Gateway", "Redis", "CurlHTTP", "NumericCore", "RedisTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "PrefixCacheTests", dependencies: ["PrefixCache"], swiftSettings: swiftSettings),
+        .testTarget(name: "KVTierTests", dependencies: ["KVTier", "PrefixCache", "Redis", "RedisTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "InferServerTests",
             dependencies: [
@@ -132,7 +142,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "EngineTests", dependencies: ["Engine", "Tensor", "PrefixCache", "NumericCore"],
+            name: "EngineTests", dependencies: ["Engine", "Tensor", "PrefixCache", "NumericCore", "KVTier"],
             swiftSettings: swiftSettings
         ),
     ],

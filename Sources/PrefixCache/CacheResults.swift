@@ -49,6 +49,9 @@ public struct CommitOutcome: Sendable, Hashable {
     /// Of those, blocks whose identical twin was already cached: the sequence adopted the cached block
     /// and its own copy went back to the free pool. The block table changed: re-read it.
     public var deduplicatedBlocks: Int
+    /// The blocks registered with the sequence's own KV (not the deduplicated ones), in order: what a second
+    /// tier should store.
+    public var newBlocks: [RegisteredBlock] = []
 
     /// Whether `blockTable(of:)` differs from before the commit.
     public var blockTableChanged: Bool { deduplicatedBlocks > 0 }
@@ -67,4 +70,10 @@ public struct PinReceipt: Sendable, Hashable {
 /// Opaque handle of a pin.
 public struct PinID: Hashable, Sendable {
     let raw: UInt64
+}
+
+/// A block that was just registered in the prefix cache: its id in the KV pool and its chained hash.
+public struct RegisteredBlock: Sendable, Hashable {
+    public let block: BlockID
+    public let hash: BlockHash
 }

@@ -114,6 +114,20 @@ public final class PrefixCacheManager {
             blocks: blocks, hashes: hashes, keys: keys, blockSize: blockSize, promptTokens: prompt.count)
     }
 
+    /// How many of `hashes` (a prompt's consecutive block hashes, from its first block) are cached, counted
+    /// from the first up to the first miss. Read-only; for ordering waiting requests without hashing again.
+    public func cachedPrefixBlocks(_ hashes: [BlockHash]) -> Int {
+        guard config.enabled else { return 0 }
+        var n = 0
+        while n < hashes.count, pool.tree.block(for: hashes[n]) != nil { n += 1 }
+        return n
+    }
+
+    /// Every cached block with its hash (for saving the cache to a second tier at shutdown).
+    public func cachedBlocks() -> [RegisteredBlock] {
+        pool.tree.index.map { RegisteredBlock(block: Int($0.value), hash: $0.key) }
+    }
+
     /// Admits a sequence: references the matched blocks and reserves blocks for `reservingTokens`
     /// tokens in total (default: the whole prompt). Returns `nil`, changing nothing, when the pool cannot
     /// supply the blocks now (wait, or preempt and retry). Throws `exceedsPool` when the reservation

@@ -1,5 +1,6 @@
 import Foundation
 import Gateway
+import RedisTestSupport
 import Testing
 
 @Suite("API keys and rate limits")

@@ -1,6 +1,7 @@
 import Foundation
 import Gateway
 import Logging
+import RedisTestSupport
 import Testing
 
 @Suite("Redis response cache", .serialized, .enabled(if: TestRedisServer.isAvailable))

@@ -1,6 +1,7 @@
 import Foundation
 import Gateway
 import Redis
+import RedisTestSupport
 import Testing
 
 @Suite("Redis client", .serialized, .enabled(if: TestRedisServer.isAvailable))

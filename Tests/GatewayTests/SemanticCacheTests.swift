@@ -2,6 +2,7 @@ import Foundation
 import Gateway
 import Logging
 import NumericCore
+import RedisTestSupport
 import Testing
 
 @Suite("Semantic cache", .serialized)

@@ -1,3 +1,4 @@
+import KVTier
 import PrefixCache
 
 /// One generation request to the `InferenceEngine`.
@@ -104,10 +105,21 @@ public struct EngineOptions: Sendable {
     public var prefixCaching: Bool
     /// How the KV pool stores keys and values.
     public var kvCacheDType: KVCacheDType
+    /// The tiers behind the pool (disk, Redis): full blocks are written there as they are registered, and
+    /// admission loads the blocks that follow the local hit from there. Its layout must match the pool's.
+    public var kvTier: KVTier?
+    /// Seconds admission waits for a tier read before going on without it.
+    public var kvTierFetchTimeout: Double = 2
+    /// Which waiting request is admitted first.
+    public var schedulePolicy: SchedulePolicy = .longestPrefix
+    /// Seconds after which a waiting request is admitted in arrival order, ahead of any better-cached one.
+    public var scheduleAging: Double = 2
 
     public init(kvCacheTokens: Int = 65536, blockSize: Int = 16, maxBatchTokens: Int = 128, maxRunning: Int = 16,
-                maxQueued: Int = 256, prefixCaching: Bool = true, kvCacheDType: KVCacheDType = .f32) {
+                maxQueued: Int = 256, prefixCaching: Bool = true, kvCacheDType: KVCacheDType = .f32,
+                kvTier: KVTier? = nil) {
         self.kvCacheDType = kvCacheDType
+        self.kvTier = kvTier
         self.kvCacheTokens = kvCacheTokens
         self.blockSize = blockSize
         self.maxBatchTokens = maxBatchTokens
@@ -115,6 +127,16 @@ public struct EngineOptions: Sendable {
         self.maxQueued = maxQueued
         self.prefixCaching = prefixCaching
     }
+}
+
+/// The order in which waiting requests are admitted (`--schedule-policy`).
+public enum SchedulePolicy: String, Sendable, CaseIterable {
+    /// Arrival order.
+    case fcfs
+    /// Longest cached prefix first (SGLang's `lpm`): requests that reuse the most KV start first, which keeps
+    /// their prefix from being evicted by colder requests in between. Requests waiting longer than
+    /// `scheduleAging` (and preempted ones) go first in arrival order, so nobody starves.
+    case longestPrefix = "lpm"
 }
 
 extension EngineOptions {
@@ -141,4 +163,11 @@ public struct EngineStats: Sendable {
     /// is a bug to look at; the last message is in `lastPrefixCacheError` and on stderr.
     public var prefixCacheErrors: Int = 0
     public var lastPrefixCacheError: String? = nil
+    /// Prompt tokens whose KV was loaded from each tier (`disk`, `redis`) at admission; `prefix.hitTokens`
+    /// counts the local hits.
+    public var tierHitTokens: [String: Int] = [:]
+    /// The tiers' counters (nil without tiers).
+    public var tier: KVTierStats? = nil
+    /// The most reused cached prefixes (at most 10), most hits first.
+    public var topPrefixes: [PrefixHitTable.Entry] = []
 }

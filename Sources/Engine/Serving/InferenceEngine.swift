@@ -1,4 +1,5 @@
 import Foundation
+import KVTier
 import PrefixCache
 import Tensor
 
@@ -19,6 +20,8 @@ public final class InferenceEngine: @unchecked Sendable {
     private var cancelled: Set<UInt64> = []
     /// Waiters of `resetPrefixCache()`, answered by the engine thread between two steps.
     private var resets: [CheckedContinuation<Int, Never>] = []
+    /// Tier reads that completed, for the engine thread.
+    private var tierReads: [(id: UInt64, hits: [KVTierHit])] = []
     private var stopping = false
     private var queuedCount = 0
     private var published = EngineStats()
@@ -36,6 +39,7 @@ public final class InferenceEngine: @unchecked Sendable {
         self.model = model
         self.options = options
         let scheduler = UncheckedBox(try Scheduler(model: model, options: options))
+        scheduler.value.deliverTierRead = { [weak self] id, hits in self?.deliverTierRead(id, hits) }
         let t = Thread { [unowned self] in self.run(scheduler.value) }
         t.name = "infer-engine"
         t.stackSize = 8 << 20
@@ -107,6 +111,13 @@ public final class InferenceEngine: @unchecked Sendable {
 
     deinit { shutdown() }
 
+    private func deliverTierRead(_ id: UInt64, _ hits: [KVTierHit]) {
+        lock.lock()
+        tierReads.append((id, hits))
+        lock.signal()
+        lock.unlock()
+    }
+
     private func cancel(_ id: UInt64) {
         lock.lock()
         cancelled.insert(id)
@@ -118,11 +129,21 @@ public final class InferenceEngine: @unchecked Sendable {
         defer { exited.signal() }
         while true {
             lock.lock()
-            while inbox.isEmpty && cancelled.isEmpty && resets.isEmpty && !stopping && scheduler.isIdle {
-                lock.wait()
+            // Sleep while there is nothing to do; requests waiting for a tier read wake the thread when the
+            // read arrives, or at its timeout.
+            while inbox.isEmpty && cancelled.isEmpty && resets.isEmpty && tierReads.isEmpty && !stopping
+                    && !scheduler.hasRunnableWork {
+                if let deadline = scheduler.nextTierDeadline {
+                    if deadline <= Date() { break }
+                    lock.wait(until: deadline)
+                } else {
+                    lock.wait()
+                }
             }
             let newJobs = inbox
             inbox.removeAll()
+            let reads = tierReads
+            tierReads.removeAll()
             let newCancels = cancelled
             cancelled.removeAll()
             let resetWaiters = resets
@@ -131,15 +152,17 @@ public final class InferenceEngine: @unchecked Sendable {
             lock.unlock()
 
             if !resetWaiters.isEmpty {
-                let dropped = scheduler.cache.reset()
+                let dropped = scheduler.resetPrefixCache()
                 for waiter in resetWaiters { waiter.resume(returning: dropped) }
             }
             if stop {
                 scheduler.cancelAll()
+                scheduler.saveCachedBlocksToTier(timeout: 10)
                 return
             }
             scheduler.enqueue(newJobs)
             scheduler.cancel(newCancels)
+            scheduler.receiveTierReads(reads)
             scheduler.step()
 
             lock.lock()

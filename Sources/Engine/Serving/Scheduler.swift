@@ -1,4 +1,5 @@
 import Foundation
+import KVTier
 import PrefixCache
 import Tensor
 
@@ -6,13 +7,16 @@ import Tensor
 ///
 /// Each `step()`:
 /// 1. drops cancelled sequences (their blocks go back to the pool);
-/// 2. admits waiting requests in order while sequences and blocks allow: the prefix cache supplies the
-///    longest cached prefix; a request whose next uncached block is being prefilled right now by a running
-///    sequence waits (then hits it) instead of computing it twice;
+/// 2. admits waiting requests while sequences and blocks allow, in `schedulePolicy` order (longest cached
+///    prefix first, with aging): the prefix cache supplies the longest cached prefix; with KV tiers, the blocks
+///    that follow it are read from the tiers first (asynchronously: the request waits, the engine does not)
+///    and loaded into fresh blocks; a request whose next uncached block is being prefilled right now by a
+///    running sequence waits (then hits it) instead of computing it twice;
 /// 3. builds one batch under `maxBatchTokens`: one decode token per decoding sequence, then prefill
 ///    chunks (chunked prefill, shortest remaining prompt first), so the weights are read once per step for all of them;
 /// 4. runs the forward pass, commits the new KV (full blocks become hittable at once, in decode too),
-///    samples next tokens and streams them; finished sequences release their blocks.
+///    samples next tokens and streams them; finished sequences release their blocks; newly registered blocks
+///    are queued for the tiers (never waiting for them).
 /// When the pool runs out, the youngest running sequence is preempted (freed, recomputed later with a
 /// prefix hit on its own registered blocks); a request is rejected only if it alone exceeds the pool.
 final class Scheduler {
@@ -38,6 +42,7 @@ final class Scheduler {
         var preemptions = 0
         var admittedAt = 0             // admission order (for preemption: youngest first)
         var promptBlockHashes: [BlockHash] = []   // full prompt blocks, hashed once, for in-flight sharing
+        var tierRead = TierRead.notAsked
 
         init(job: Job, model: LanguageModel) {
             self.job = job
@@ -57,14 +62,36 @@ final class Scheduler {
         }
     }
 
+    /// Where a waiting request stands with the KV tiers.
+    enum TierRead {
+        case notAsked
+        /// Blocks `from...` of the prompt were asked for at `since`.
+        case fetching(from: Int, since: Date)
+        /// The verified run the tiers returned for blocks `from...` (possibly empty).
+        case fetched(from: Int, hits: [KVTierHit])
+        /// Asked and used (or nothing to ask): never again for this request.
+        case done
+
+        var isFetching: Bool { if case .fetching = self { true } else { false } }
+        var isFetched: Bool { if case .fetched = self { true } else { false } }
+    }
+
     let model: LanguageModel
     let options: EngineOptions
     let kvPool: KVPool
     let cache: PrefixCacheManager
+    let tier: KVTier?
+    /// Called (from a tier task) with a request id and the blocks read for it; the engine hands them back
+    /// through `receiveTierReads` on its thread.
+    var deliverTierRead: (@Sendable (UInt64, [KVTierHit]) -> Void)?
     private(set) var waiting: [ScheduledSequence] = []
     private(set) var running: [ScheduledSequence] = []
     private(set) var stats = EngineStats()
     private var admissions = 0
+    private var prefixHits = PrefixHitTable()
+    /// Hashes this process wrote to or loaded from the tiers (so a shutdown saves only the others). Bounded:
+    /// cleared past `8 * blockCount` entries (the cost is writing some blocks twice).
+    private var inTier: Set<BlockHash> = []
 
     init(model: LanguageModel, options: EngineOptions) throws {
         self.model = model
@@ -75,9 +102,38 @@ final class Scheduler {
         cache = try PrefixCacheManager(config: PrefixCacheConfig(
             blockCount: blocks, blockSize: options.blockSize, model: model.fingerprint,
             enabled: options.prefixCaching))
+        tier = options.prefixCaching ? options.kvTier : nil
+        if let tier {
+            let own = KVBlockLayout(model: model.fingerprint, dtype: options.kvCacheDType.rawValue,
+                                    layerCount: kvPool.layerCount, kvDim: kvPool.kvDim, blockSize: kvPool.blockSize,
+                                    blockBytes: kvPool.blockBytes)
+            guard tier.layout == own else {
+                throw EngineError(.invalidInput, "the KV tier's layout (\(tier.layout.namespace)) does not match the pool's (\(own.namespace))")
+            }
+        }
     }
 
     var isIdle: Bool { waiting.isEmpty && running.isEmpty }
+
+    /// Whether a step could do anything now: something runs, or a waiting request is not waiting for a tier.
+    var hasRunnableWork: Bool { !running.isEmpty || waiting.contains { !$0.tierRead.isFetching } }
+
+    /// When the oldest tier read times out (the engine wakes then even if nothing else happens).
+    var nextTierDeadline: Date? {
+        waiting.compactMap { seq -> Date? in
+            if case .fetching(_, let since) = seq.tierRead { return since.addingTimeInterval(options.kvTierFetchTimeout) }
+            return nil
+        }.min()
+    }
+
+    /// Tier reads that completed (on the engine thread).
+    func receiveTierReads(_ reads: [(id: UInt64, hits: [KVTierHit])]) {
+        for read in reads {
+            guard let seq = waiting.first(where: { $0.job.id == read.id }),
+                  case .fetching(let from, _) = seq.tierRead else { continue }   // cancelled or timed out
+            seq.tierRead = .fetched(from: from, hits: read.hits)
+        }
+    }
     var waitingCount: Int { waiting.count }
 
     func enqueue(_ jobs: [Job]) {
@@ -167,7 +223,8 @@ final class Scheduler {
             if seq.computed < seq.promptCount { stats.prefillTokens += count } else { stats.decodeTokens += count }
             if let id = seq.cacheID {
                 do {
-                    _ = try cache.commit(id, tokens: seq.tokens[range])
+                    let outcome = try cache.commit(id, tokens: seq.tokens[range])
+                    if !outcome.newBlocks.isEmpty { writeToTier(outcome.newBlocks) }
                 } catch {
                     // The KV is computed and stays in the sequence's blocks; only its registration for reuse
                     // failed, so the sequence goes on. Counted and reported, never silent.
@@ -195,40 +252,185 @@ final class Scheduler {
     // MARK: - Admission and blocks
 
     private func admit() {
-        var i = 0
-        while i < waiting.count && running.count < options.maxRunning {
-            let seq = waiting[i]
+        guard !waiting.isEmpty, running.count < options.maxRunning else { return }
+        let now = Date()
+        for seq in admissionOrder(now: now) where running.count < options.maxRunning {
             let keys = seq.job.request.cacheKeys
             do {
                 let match = try cache.lookup(seq.tokens, keys: keys)
-                // In-flight sharing: if the next uncached prompt block is being computed by a running
-                // sequence, wait for it (it is registered when that chunk commits) instead of computing it twice.
                 if options.prefixCaching {
-                    if seq.promptBlockHashes.isEmpty {
-                        seq.promptBlockHashes = cache.hasher.blockHashes(of: seq.job.request.promptTokens, keys: keys)
-                    }
+                    hashPrompt(seq)
+                    // In-flight sharing: if the next uncached prompt block is being computed by a running
+                    // sequence, wait for it (it is registered when that chunk commits) instead of computing it twice.
                     let next = match.cachedBlocks
                     if next < seq.promptBlockHashes.count, (next + 1) * kvPool.blockSize < seq.tokens.count,
                        running.contains(where: { $0.willCompute(seq.promptBlockHashes[next], blockSize: kvPool.blockSize) }) {
-                        i += 1
                         continue
                     }
+                    if askTier(seq, cachedBlocks: next, now: now) { continue }
                 }
-                guard let admission = try cache.admit(match, reservingTokens: min(seq.tokens.count, match.cachedTokens + options.maxBatchTokens)) else {
-                    return   // no room now; keep FIFO order
+                let hits = tierHits(seq, cachedBlocks: match.cachedBlocks)
+                let reserve = min(seq.tokens.count, match.cachedTokens + hits.count * kvPool.blockSize + options.maxBatchTokens)
+                guard let admission = try cache.admit(match, reservingTokens: reserve) else {
+                    return   // no room now; keep the order
                 }
                 seq.cacheID = admission.sequence
                 seq.computed = admission.cachedTokens
-                if seq.cachedTokens == nil { seq.cachedTokens = admission.cachedTokens }
+                if seq.tierRead.isFetched { seq.tierRead = .done }
+                if admission.cachedTokens == match.cachedTokens, !hits.isEmpty {
+                    load(hits, into: seq, table: admission.blockTable)
+                }
+                if seq.cachedTokens == nil {
+                    seq.cachedTokens = seq.computed
+                    let blocks = seq.computed / kvPool.blockSize
+                    if blocks > 0, blocks <= seq.promptBlockHashes.count {
+                        prefixHits.record(seq.promptBlockHashes[blocks - 1], tokens: seq.computed)
+                    }
+                }
                 admissions += 1
                 seq.admittedAt = admissions
-                waiting.remove(at: i)
+                waiting.removeAll { $0 === seq }
                 running.append(seq)
             } catch {
-                waiting.remove(at: i)
+                waiting.removeAll { $0 === seq }
                 seq.job.continuation.finish(throwing: EngineError(.contextOverflow, "\(error)", underlying: error))
             }
         }
+    }
+
+    /// The waiting requests in the order admission tries them (see `SchedulePolicy`).
+    private func admissionOrder(now: Date) -> [ScheduledSequence] {
+        guard options.schedulePolicy == .longestPrefix, options.prefixCaching, waiting.count > 1 else { return waiting }
+        // Preempted and aged requests first, in queue order; then the longest cached prefix, in queue order
+        // among equals. The cached length is estimated from the prompt's block hashes (computed once).
+        var urgent: [ScheduledSequence] = []
+        var rest: [(seq: ScheduledSequence, cached: Int, position: Int)] = []
+        for (position, seq) in waiting.enumerated() {
+            if seq.preemptions > 0 || now.timeIntervalSince(seq.job.submitted) >= options.scheduleAging {
+                urgent.append(seq)
+            } else {
+                hashPrompt(seq)
+                rest.append((seq, cache.cachedPrefixBlocks(seq.promptBlockHashes), position))
+            }
+        }
+        rest.sort { $0.cached != $1.cached ? $0.cached > $1.cached : $0.position < $1.position }
+        return urgent + rest.map(\.seq)
+    }
+
+    private func hashPrompt(_ seq: ScheduledSequence) {
+        if seq.promptBlockHashes.isEmpty {
+            seq.promptBlockHashes = cache.hasher.blockHashes(of: seq.job.request.promptTokens, keys: seq.job.request.cacheKeys)
+        }
+    }
+
+    /// Starts or follows the tier read for the blocks after the local hit; returns true while the request
+    /// should keep waiting for it.
+    private func askTier(_ seq: ScheduledSequence, cachedBlocks: Int, now: Date) -> Bool {
+        guard let tier else { return false }
+        switch seq.tierRead {
+        case .notAsked:
+            // Only whole prompt blocks before the last token (the last token is always computed).
+            let usable = min(seq.promptBlockHashes.count, (seq.tokens.count - 1) / kvPool.blockSize)
+            guard cachedBlocks < usable, let deliver = deliverTierRead else {
+                seq.tierRead = .done
+                return false
+            }
+            seq.tierRead = .fetching(from: cachedBlocks, since: now)
+            let id = seq.job.id
+            tier.fetch(Array(seq.promptBlockHashes[cachedBlocks..<usable])) { hits in deliver(id, hits) }
+            return true
+        case .fetching(_, let since):
+            guard now.timeIntervalSince(since) >= options.kvTierFetchTimeout else { return true }
+            tier.noteFetchTimeout()
+            seq.tierRead = .done
+            return false
+        case .fetched, .done:
+            return false
+        }
+    }
+
+    /// The tier blocks that continue a local hit of `cachedBlocks` blocks (none if the local hit changed so
+    /// that they no longer follow it).
+    private func tierHits(_ seq: ScheduledSequence, cachedBlocks: Int) -> ArraySlice<KVTierHit> {
+        guard case .fetched(let from, let hits) = seq.tierRead, from <= cachedBlocks,
+              cachedBlocks - from < hits.count else { return [] }
+        return hits[(cachedBlocks - from)...]
+    }
+
+    /// Copies tier blocks into the sequence's fresh blocks after its local hit and registers them, as if
+    /// they had just been computed.
+    private func load(_ hits: ArraySlice<KVTierHit>, into seq: ScheduledSequence, table: [BlockID]) {
+        guard let id = seq.cacheID else { return }
+        let bs = kvPool.blockSize
+        let first = seq.computed / bs
+        for (j, hit) in hits.enumerated() {
+            hit.withPayload { kvPool.importBlock(table[first + j], from: $0) }
+        }
+        do {
+            _ = try cache.commit(id, tokens: seq.tokens[(first * bs)..<((first + hits.count) * bs)])
+        } catch {
+            // Nothing registered: the sequence computes these blocks itself (the copied bytes are overwritten).
+            recordPrefixCacheError("registering \(hits.count) tier blocks for sequence \(seq.job.id) failed: \(error)")
+            return
+        }
+        seq.computed += hits.count * bs
+        for hit in hits {
+            stats.tierHitTokens[hit.source, default: 0] += bs
+            rememberInTier(hit.hash)
+        }
+    }
+
+    private func rememberInTier(_ hash: BlockHash) {
+        if inTier.count >= 8 * kvPool.blockCount { inTier.removeAll(keepingCapacity: true) }
+        inTier.insert(hash)
+    }
+
+    /// Queues newly registered blocks for the tiers (dropped and counted when the queue is full).
+    private func writeToTier(_ blocks: [RegisteredBlock]) {
+        guard let tier else { return }
+        for registered in blocks {
+            guard !inTier.contains(registered.hash) else { continue }
+            guard !tier.isWriteQueueFull else {
+                tier.noteWriteDropped()
+                continue
+            }
+            tier.write(registered.hash, payload: exportBlock(registered.block))
+            rememberInTier(registered.hash)
+        }
+    }
+
+    private func exportBlock(_ block: BlockID) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: kvPool.blockBytes) { buffer, count in
+            kvPool.exportBlock(block, into: UnsafeMutableRawBufferPointer(buffer))
+            count = kvPool.blockBytes
+        }
+    }
+
+    /// Hands every cached block the tiers do not have yet to the write queue, waiting (at most `timeout`
+    /// seconds) for room: for shutdown, when no request runs any more.
+    func saveCachedBlocksToTier(timeout: Double) {
+        guard let tier else { return }
+        let deadline = Date().addingTimeInterval(timeout)
+        var saved = 0
+        for registered in cache.cachedBlocks() where !inTier.contains(registered.hash) {
+            while tier.isWriteQueueFull {
+                guard Date() < deadline else { return }
+                Thread.sleep(forTimeInterval: 0.002)
+            }
+            tier.write(registered.hash, payload: exportBlock(registered.block))
+            rememberInTier(registered.hash)
+            saved += 1
+        }
+        if saved > 0 {
+            FileHandle.standardError.write(Data("[engine] saving \(saved) cached KV blocks to the tiers\n".utf8))
+        }
+    }
+
+    /// Drops unpinned cached blocks (see `PrefixCacheManager.reset`) and forgets what the tiers hold.
+    func resetPrefixCache() -> Int {
+        inTier.removeAll()
+        prefixHits.removeAll()
+        return cache.reset()
     }
 
     /// Makes room for `total` positions of `seq`, preempting younger sequences if the pool is full.
@@ -324,5 +526,7 @@ final class Scheduler {
         stats.running = running.count
         stats.waiting = waiting.count
         stats.prefix = cache.stats()
+        stats.tier = tier?.stats()
+        stats.topPrefixes = prefixHits.top(10)
     }
 }

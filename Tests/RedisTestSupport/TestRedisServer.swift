@@ -1,37 +1,35 @@
 import Foundation
-import Gateway
 import Redis
-import Testing
 
-/// A real `redis-server` on a free port for one test: no persistence, killed by `stop()` (or when the
+/// A real `redis-server` on a free port for one test (shared by the Gateway and KV tier suites): no persistence, killed by `stop()` (or when the
 /// helper is deallocated), restartable on the same port.
-final class TestRedisServer: @unchecked Sendable {
-    let port: Int
+public final class TestRedisServer: @unchecked Sendable {
+    public let port: Int
     private var process: Process?
     private let lock = NSLock()
 
     /// Whether the Redis suites run: redis-server is installed, or `make test` requires them
     /// (`INFER_REQUIRE_REDIS=1`, so a machine without it fails them instead of skipping them silently).
-    static var isAvailable: Bool {
+    public static var isAvailable: Bool {
         FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server")
             || ProcessInfo.processInfo.environment["INFER_REQUIRE_REDIS"] == "1"
     }
 
-    init() async throws {
+    public init() async throws {
         port = try Self.freePort()
         try await start()
     }
 
     deinit { process?.terminate() }
 
-    var configuration: RedisConfiguration {
+    public var configuration: RedisConfiguration {
         RedisConfiguration(host: "127.0.0.1", port: port, failureThreshold: 2, coolOff: 0.05, maxCoolOff: 0.2)
     }
 
-    var url: String { "redis://127.0.0.1:\(port)/0" }
+    public var url: String { "redis://127.0.0.1:\(port)/0" }
 
     /// Starts the server and waits until it answers PING (at most 30 s).
-    func start() async throws {
+    public func start() async throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
         p.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -82,7 +80,7 @@ final class TestRedisServer: @unchecked Sendable {
     }
 
     /// Stops the server (SIGKILL: an abrupt failure, as in production) and waits for it to exit.
-    func stop() {
+    public func stop() {
         let p = lock.withLock { () -> Process? in
             defer { process = nil }
             return process
@@ -93,12 +91,12 @@ final class TestRedisServer: @unchecked Sendable {
     }
 
     /// Freezes (SIGSTOP) or thaws (SIGCONT) the server: a hung Redis that still accepts connections.
-    func freeze(_ frozen: Bool) {
+    public func freeze(_ frozen: Bool) {
         if let p = lock.withLock({ process }) { kill(p.processIdentifier, frozen ? SIGSTOP : SIGCONT) }
     }
 
     /// A client for direct inspection (raw GET, TTL, ...).
-    func client() -> RedisClient { RedisClient(configuration: configuration) }
+    public func client() -> RedisClient { RedisClient(configuration: configuration) }
 
     private static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -120,63 +118,3 @@ final class TestRedisServer: @unchecked Sendable {
     }
 }
 
-/// A controllable wall clock for TTL and s-maxage tests.
-final class ManualClock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Double
-
-    init(_ start: Double = 1_700_000_000) { value = start }
-
-    var now: Double { lock.withLock { value } }
-    func advance(_ seconds: Double) { lock.withLock { value += seconds } }
-    var cacheClock: CacheClock { CacheClock { [self] in now } }
-}
-
-/// Deterministic embedder: a bag of lower-cased words hashed (FNV-1a) into `dimension` buckets, so texts
-/// sharing most words are close and unrelated texts are far apart.
-struct TestEmbedder: Embedder {
-    var dimension = 64
-
-    func embed(_ texts: [String]) async throws -> [[Float]] {
-        texts.map { text in
-            var v = [Float](repeating: 0, count: dimension)
-            let words = text.lowercased().split { !$0.isLetter && !$0.isNumber }
-            for word in words {
-                var h: UInt64 = 0xcbf2_9ce4_8422_2325
-                for b in word.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-                v[Int(h % UInt64(dimension))] += 1
-            }
-            return v
-        }
-    }
-}
-
-/// An embedder that never answers in time.
-struct SlowEmbedder: Embedder {
-    let dimension = 64
-    func embed(_ texts: [String]) async throws -> [[Float]] {
-        try await Task.sleep(for: .seconds(30))
-        return []
-    }
-}
-
-/// A chat request body.
-func chatBody(
-    _ question: String, model: String = "gemma", system: String? = "You are terse.", temperature: Double = 0.2,
-    extra: [(String, JSONValue)] = []
-) -> JSONValue {
-    var messages: [JSONValue] = []
-    if let system { messages.append(["role": "system", "content": .string(system)]) }
-    messages.append(["role": "user", "content": .string(question)])
-    return .object([("model", .string(model)), ("messages", .array(messages)), ("temperature", .double(temperature))] + extra)
-}
-
-/// A chat completion response with `content`.
-func chatResponse(_ content: String, model: String = "gemma") -> JSONValue {
-    [
-        "id": "chatcmpl-stored", "object": "chat.completion", "created": 1_700_000_000, "model": .string(model),
-        "choices": [["index": 0, "message": ["role": "assistant", "content": .string(content)],
-                     "logprobs": nil, "finish_reason": "stop"]],
-        "usage": ["prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17],
-    ]
-}
