@@ -142,7 +142,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "EngineTests", dependencies: ["Engine", "Tensor", "PrefixCache", "NumericCore", "KVTier"],
+            name: "EngineTests", dependencies: ["Engine", "Tensor", "PrefixCache", "NumericCore", "KVTier", "Redis", "RedisTestSupport"],
             swiftSettings: swiftSettings
         ),
     ],
