@@ -13,10 +13,7 @@ struct KVTierEngineTests {
     typealias T = InferenceEngineTests
 
     static func layout(_ model: LanguageModel, _ options: EngineOptions) -> KVBlockLayout {
-        KVBlockLayout(model: model.fingerprint, dtype: options.kvCacheDType.rawValue, layerCount: model.config.layerCount,
-                      kvDim: model.config.kvDim, blockSize: options.blockSize,
-                      blockBytes: KVPool(layerCount: model.config.layerCount, kvDim: model.config.kvDim,
-                                         blockSize: options.blockSize, blockCount: 1, dtype: options.kvCacheDType).blockBytes)
+        KVBlockLayout(model: model, options: options)
     }
 
     static func engine(_ model: LanguageModel, dtype: KVCacheDType = .f16, stores: (KVBlockLayout) throws -> [any KVBlockStore])

@@ -158,18 +158,20 @@ def license_text():
     return text
 
 
-def long_prompt(server, start_char, tokens=1500):
+def long_prompt(server, start_char, tokens=1500, api_key=None):
     """A text prompt of about `tokens` tokens of license text starting near `start_char` (so that tests
     using different offsets do not share a prefix), measured with the server's own /tokenize."""
+    headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
     text = license_text()[start_char:]
     # ~4 characters per token in English; cut, then trim to the target with the server's tokenizer.
     candidate = text[: tokens * 6]
     r = httpx.post(f"{server.url}/tokenize", json={"model": server.model, "prompt": candidate,
-                                                   "add_special_tokens": False}, timeout=60)
+                                                   "add_special_tokens": False}, headers=headers, timeout=60)
     r.raise_for_status()
     ids = r.json()["tokens"]
     assert len(ids) >= tokens, f"not enough text for a {tokens}-token prompt ({len(ids)} tokens)"
-    r = httpx.post(f"{server.url}/detokenize", json={"model": server.model, "tokens": ids[:tokens]}, timeout=60)
+    r = httpx.post(f"{server.url}/detokenize", json={"model": server.model, "tokens": ids[:tokens]},
+                   headers=headers, timeout=60)
     r.raise_for_status()
     return r.json()["prompt"]
 

@@ -93,8 +93,10 @@ public final class InferenceEngine: @unchecked Sendable {
     /// A snapshot of the counters (updated after every step).
     public func stats() -> EngineStats {
         lock.lock()
-        defer { lock.unlock() }
-        return published
+        var stats = published
+        lock.unlock()
+        stats.tier = options.kvTier?.stats()   // live: the tier's tasks go on while the engine sleeps
+        return stats
     }
 
     /// Stops the engine thread and waits for it to exit; unfinished requests end with a cancellation.

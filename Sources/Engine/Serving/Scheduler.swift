@@ -104,10 +104,8 @@ final class Scheduler {
             enabled: options.prefixCaching))
         tier = options.prefixCaching ? options.kvTier : nil
         if let tier {
-            let own = KVBlockLayout(model: model.fingerprint, dtype: options.kvCacheDType.rawValue,
-                                    layerCount: kvPool.layerCount, kvDim: kvPool.kvDim, blockSize: kvPool.blockSize,
-                                    blockBytes: kvPool.blockBytes)
-            guard tier.layout == own else {
+            let own = KVBlockLayout(model: model, options: options)
+            guard tier.layout == own, own.blockBytes == kvPool.blockBytes else {
                 throw EngineError(.invalidInput, "the KV tier's layout (\(tier.layout.namespace)) does not match the pool's (\(own.namespace))")
             }
         }
@@ -526,7 +524,6 @@ final class Scheduler {
         stats.running = running.count
         stats.waiting = waiting.count
         stats.prefix = cache.stats()
-        stats.tier = tier?.stats()
         stats.topPrefixes = prefixHits.top(10)
     }
 }

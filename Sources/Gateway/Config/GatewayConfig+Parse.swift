@@ -290,6 +290,17 @@ extension GatewayConfig {
                     throw ConfigError("\(p): expected f32 or f16, got \"\(dtype)\"")
                 }
                 settings.kvCacheDType = dtype
+            case "kv_redis": settings.kvRedis = try reader.string(value, p)
+            case "kv_redis_ttl": settings.kvRedisTTL = try reader.positiveDouble(value, p)
+            case "kv_disk": settings.kvDisk = try reader.string(value, p)
+            case "kv_disk_gib": settings.kvDiskGiB = try reader.positiveDouble(value, p)
+            case "kv_tier_secret": settings.kvTierSecret = try reader.string(value, p)
+            case "schedule_policy":
+                let policy = try reader.string(value, p)
+                if let policy, !["lpm", "fcfs"].contains(policy) {
+                    throw ConfigError("\(p): expected lpm or fcfs, got \"\(policy)\"")
+                }
+                settings.schedulePolicy = policy
             case "request_deadline", "request_deadline_seconds":
                 settings.requestDeadline = try reader.positiveDouble(value, p)
             default: reader.unknownKey(p)

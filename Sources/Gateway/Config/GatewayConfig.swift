@@ -191,6 +191,18 @@ public struct GeneralSettings: Sendable {
     public var requestDeadline: Double?
     /// How the local engine's KV cache stores keys and values (`f32` or `f16`); nil: the server's default.
     public var kvCacheDType: String?
+    /// Redis URL of the shared KV block tier (`--kv-redis`).
+    public var kvRedis: String?
+    /// Seconds a KV block lives in the Redis tier (`--kv-redis-ttl`).
+    public var kvRedisTTL: Double?
+    /// Directory of the disk KV block tier (`--kv-disk`).
+    public var kvDisk: String?
+    /// Size cap of the disk tier in GiB (`--kv-disk-gib`).
+    public var kvDiskGiB: Double?
+    /// Secret that authenticates tier entries (HMAC-SHA256; `--kv-tier-secret`).
+    public var kvTierSecret: String?
+    /// Admission order of waiting requests: `lpm` (longest cached prefix first, with aging) or `fcfs`.
+    public var schedulePolicy: String?
     /// System prompts every tenant may share (our extension): with tenant isolation, a prompt that starts
     /// with one keeps that part of the prefix cache unsalted, and salts the rest.
     public var publicPrefixes: [String] = []

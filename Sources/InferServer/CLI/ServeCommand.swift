@@ -46,6 +46,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var kvOptions: KVCacheOptions
 
+    @OptionGroup var tierOptions: KVTierOptions
+
     @Option(name: .long, help: "Sequences decoding at once.")
     var maxRunning = 16
 
@@ -210,9 +212,10 @@ struct ServeCommand: AsyncParsableCommand {
         let dtype = kvOptions.resolved(config: gatewayConfig?.generalSettings.kvCacheDType.flatMap(KVCacheDType.init(rawValue:)))
         let kvTokens = kvCacheGib.map { EngineOptions.kvTokens(forGiB: $0, config: model.config, dtype: dtype) }
             ?? kvCacheTokens
-        let engine = try InferenceEngine(model: model, options: EngineOptions(
-            kvCacheTokens: kvTokens, maxBatchTokens: 128, maxRunning: maxRunning, maxQueued: maxQueued,
-            kvCacheDType: dtype))
+        var engineOptions = EngineOptions(kvCacheTokens: kvTokens, maxBatchTokens: 128, maxRunning: maxRunning,
+                                          maxQueued: maxQueued, kvCacheDType: dtype)
+        try tierOptions.apply(to: &engineOptions, model: model, general: gatewayConfig?.generalSettings, quiet: quiet)
+        let engine = try InferenceEngine(model: model, options: engineOptions)
         if !quiet {
             let pool = KVPool.bytesPerToken(layerCount: model.config.layerCount, kvDim: model.config.kvDim, dtype: dtype)
             Console.error(String(format: "[serve] KV cache: %d tokens, %@, %.1f MiB", kvTokens, dtype.rawValue,
@@ -276,8 +279,15 @@ struct ServeCommand: AsyncParsableCommand {
         group.maximumCancellationDuration = .seconds(5)
         try await ServiceGroup(configuration: group).run()
         pipeline.cache?.shutdown()
-        // The server has stopped: unfinished requests end, the engine thread exits.
+        // The server has stopped: unfinished requests end, the engine thread exits (handing the cached blocks
+        // the tiers lack to the write queue), then the queue is written out.
         await Task.detached { engine.shutdown() }.value
+        if let tier = engineOptions.kvTier {
+            let drained = await tier.drain(timeout: max(5, shutdownTimeout))
+            let s = tier.stats()
+            let written = s.order.map { "\($0) \(s.tiers[$0]?.writes ?? 0)" }.joined(separator: ", ")
+            Console.error("[serve] KV tiers: blocks written \(written)\(drained ? "" : " (timed out with \(s.pendingWrites) still queued)")")
+        }
         Console.error("[serve] stopped")
     }
 }

@@ -1,4 +1,5 @@
 import Engine
+import KVTier
 import Foundation
 
 /// Prometheus metrics of the server: request counts and latency by route and status, time to first token,
@@ -113,6 +114,23 @@ actor ServerMetrics {
             out.line("infer_kv_blocks", "state=\"cached\"", Double(p.blocksCached))
             out.line("infer_kv_blocks", "state=\"free\"", Double(p.blocksFree))
             out.line("infer_kv_blocks", "state=\"total\"", Double(p.blockCount))
+        }
+        if let t = engine.tier {
+            func perTier(_ name: String, _ help: String, _ value: (KVTierCounters) -> Int) {
+                out.head(name, "counter", help)
+                for tier in t.order { out.line(name, "tier=\"\(tier)\"", Double(value(t.tiers[tier] ?? KVTierCounters()))) }
+            }
+            out.head("infer_kv_tier_hit_tokens_total", "counter", "Prompt tokens whose KV was loaded from a tier.")
+            for tier in t.order { out.line("infer_kv_tier_hit_tokens_total", "tier=\"\(tier)\"", Double(engine.tierHitTokens[tier] ?? 0)) }
+            perTier("infer_kv_tier_reads_total", "KV blocks asked of a tier at admission.", \.reads)
+            perTier("infer_kv_tier_hits_total", "KV blocks found in a tier and verified.", \.hits)
+            perTier("infer_kv_tier_rejected_total", "KV tier entries refused by verification (corrupt, forged, foreign).", \.rejected)
+            perTier("infer_kv_tier_errors_total", "KV tier reads that failed (the request went on without the tier).", \.errors)
+            perTier("infer_kv_tier_writes_total", "KV blocks written to a tier.", \.writes)
+            perTier("infer_kv_tier_write_errors_total", "KV block writes that failed.", \.writeErrors)
+            out.metric("infer_kv_tier_writes_dropped_total", "counter", "KV blocks not written because the tier write queue was full.",
+                       Double(t.writesDropped))
+            out.metric("infer_kv_tier_pending_writes", "gauge", "KV blocks waiting in the tier write queue.", Double(t.pendingWrites))
         }
         return out.text
     }
