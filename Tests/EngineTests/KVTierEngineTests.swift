@@ -19,6 +19,8 @@ struct KVTierEngineTests {
     static func engine(_ model: LanguageModel, dtype: KVCacheDType = .f16, stores: (KVBlockLayout) throws -> [any KVBlockStore])
         throws -> (InferenceEngine, KVTier) {
         var options = EngineOptions(kvCacheTokens: 4096, kvCacheDType: dtype)
+        // Generous: the parallel test run can keep the cooperative pool (where tier reads finish) busy for seconds.
+        options.kvTierFetchTimeout = 60
         let tier = KVTier(layout: layout(model, options), stores: try stores(layout(model, options)))
         options.kvTier = tier
         return (try InferenceEngine(model: model, options: options), tier)

@@ -32,12 +32,23 @@ struct BenchPrefixCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Only run with the prefix cache off.")
     var noPrefixCache = false
 
+    @Flag(name: .long, help: "Only run with the prefix cache on.")
+    var onlyPrefixCache = false
+
+    @Flag(name: .long, help: "Submit every request of a round at once (a burst the engine queues, --concurrency running) instead of keeping --concurrency in flight: the admission order then matters.")
+    var burst = false
+
+    @Option(name: .long, help: "Admission order: lpm | fcfs.")
+    var schedulePolicy: SchedulePolicy = .longestPrefix
+
     @Option(name: .long, help: "Write the JSON results to this file (default bench/results/prefix-<workload>-<date>.json).")
     var output: String?
 
     struct RunResult: Codable {
         var cache: Bool
         var concurrency: Int
+        var schedulePolicy: String = ""
+        var burst = false
         var requests: Int
         var seconds: Double
         var promptTokens: Int
@@ -61,15 +72,20 @@ struct BenchPrefixCommand: AsyncParsableCommand {
             ?? kvCacheTokens
         let workloads = try PrefixWorkloads(tokenizer: model.tokenizer)
         var results: [RunResult] = []
-        let configs: [(Bool, Int)] = (noPrefixCache ? [false] : [true, false]).flatMap { [($0, concurrency), ($0, 1)] }
+        guard !(noPrefixCache && onlyPrefixCache) else { throw ValidationError("--no-prefix-cache and --only-prefix-cache exclude each other") }
+        let modes = noPrefixCache ? [false] : onlyPrefixCache ? [true] : [true, false]
+        let configs: [(Bool, Int)] = modes.flatMap { [($0, concurrency), ($0, 1)] }
         for (cacheOn, n) in configs {
-            let options = EngineOptions(kvCacheTokens: kvTokens, maxBatchTokens: 128, maxRunning: max(n, 1),
+            var options = EngineOptions(kvCacheTokens: kvTokens, maxBatchTokens: 128, maxRunning: max(n, 1),
                                         prefixCaching: cacheOn, kvCacheDType: dtype)
+            options.schedulePolicy = schedulePolicy
             let engine = try InferenceEngine(model: model, options: options)
-            let r = try await runWorkload(engine, workloads, cache: cacheOn, concurrency: n)
+            var r = try await runWorkload(engine, workloads, cache: cacheOn, concurrency: n)
+            r.schedulePolicy = schedulePolicy.rawValue
+            r.burst = burst
             engine.shutdown()
             results.append(r)
-            Console.error(String(format: "[bench-prefix] %@ cache %@ concurrency %d: %.1f s, TTFT p50 %.3f s p95 %.3f s, %.1f gen tok/s, %.2f req/s, hit rate %.1f %%, prefill %d tokens",
+            Console.error(String(format: "[bench-prefix] %@ \(schedulePolicy.rawValue)\(burst ? " burst" : "") cache %@ concurrency %d: %.1f s, TTFT p50 %.3f s p95 %.3f s, %.1f gen tok/s, %.2f req/s, hit rate %.1f %%, prefill %d tokens",
                                  workload.rawValue, cacheOn ? "on " : "off", n, r.seconds, r.ttftP50, r.ttftP95,
                                  r.tokensPerSecond, r.requestsPerSecond, r.hitRate * 100, r.prefillTokens))
         }
@@ -153,7 +169,8 @@ struct BenchPrefixCommand: AsyncParsableCommand {
                     throw BenchError("request \(i) ended without a summary")
                 }
             }
-            while next < min(concurrency, prompts.count) { launch(next); next += 1 }
+            let inFlight = burst ? prompts.count : concurrency
+            while next < min(inFlight, prompts.count) { launch(next); next += 1 }
             while let (i, tokens, summary) = try await group.next() {
                 results[i] = (tokens, summary)
                 if next < prompts.count { launch(next); next += 1 }
