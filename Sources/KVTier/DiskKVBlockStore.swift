@@ -18,17 +18,20 @@ public final class DiskKVBlockStore: KVBlockStore, @unchecked Sendable {
     /// `DIR/<namespace>`.
     public let directory: URL
     public let capacityBytes: Int
+    /// The size of every valid entry (`KVBlockEntry.size`): a file of any other size is never read whole.
+    public let entryBytes: Int
     private let queue = DispatchQueue(label: "infer.kv-disk")
     // Touched only on `queue`.
     private var index: [BlockHash: (bytes: Int, lastUse: UInt64)] = [:]
     private var totalBytes = 0
     private var tick: UInt64 = 0
 
-    /// Opens (creating it if needed) the namespace directory under `root` and indexes what is there.
-    public init(root: String, namespace: String, capacityBytes: Int) throws {
+    /// Opens (creating it if needed) the directory of `layout`'s namespace under `root` and indexes what is there.
+    public init(root: String, layout: KVBlockLayout, capacityBytes: Int) throws {
         precondition(capacityBytes > 0)
         self.capacityBytes = capacityBytes
-        directory = URL(fileURLWithPath: root, isDirectory: true).appendingPathComponent(namespace, isDirectory: true)
+        entryBytes = KVBlockEntry.size(layout)
+        directory = URL(fileURLWithPath: root, isDirectory: true).appendingPathComponent(layout.namespace, isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try queue.sync { try scan() }
     }
@@ -40,7 +43,12 @@ public final class DiskKVBlockStore: KVBlockStore, @unchecked Sendable {
         await onQueue {
             hashes.map { hash -> [UInt8]? in
                 guard self.index[hash] != nil else { return nil }
-                guard let data = FileManager.default.contents(atPath: self.path(hash).path) else {
+                let path = self.path(hash).path
+                // A file of the wrong size (planted, truncated) is handed on empty, never read: `KVTier` refuses
+                // and deletes it.
+                let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+                if let size, size != self.entryBytes { return [] }
+                guard let data = FileManager.default.contents(atPath: path) else {
                     self.forget(hash)
                     return nil
                 }

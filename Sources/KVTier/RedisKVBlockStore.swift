@@ -4,21 +4,39 @@ import Redis
 /// KV blocks in Redis, shared by every instance that uses the same server: `infer:kv:<namespace>:<hash hex>`
 /// with a TTL (`--kv-redis-ttl`), bounded by Redis' own `maxmemory` policy.
 ///
-/// A read asks for all the blocks of one admission at once: `MGET` in batches of `batchKeys`, the batches
-/// issued concurrently on the client's connections, so a 2k-token prefix costs one round trip per batch
-/// rather than per block. A dead Redis costs one fast failure per call (the client's circuit breaker).
+/// A read asks for all the blocks of one admission at once, in batches of `batchKeys` issued concurrently on the
+/// client's connections, so a 2k-token prefix costs one round trip per batch rather than per block. Each
+/// batch is one server-side script that returns a value only when its length is exactly an entry's
+/// (`readScript`): a planted oversized value never crosses the network or fills our memory; a wrong-sized
+/// one comes back empty, and `KVTier` refuses and deletes it. A dead Redis costs one fast failure per call
+/// (the client's circuit breaker).
 public final class RedisKVBlockStore: KVBlockStore {
     public let tierName = "redis"
     public let client: RedisClient
     /// `infer:kv:<namespace>:`.
     public let keyPrefix: String
     public let ttl: Double
+    /// The size of every valid entry (`KVBlockEntry.size`).
+    public let entryBytes: Int
     let batchKeys: Int
 
-    public init(client: RedisClient, namespace: String, ttl: Double, batchKeys: Int = 32) {
+    /// `GET` of each key whose length is ARGV[1]; `false` (nil) for a missing key, "" for a wrong-sized one.
+    static let readScript = """
+        local out = {}
+        for i, key in ipairs(KEYS) do
+          local n = redis.call('STRLEN', key)
+          if n == tonumber(ARGV[1]) then out[i] = redis.call('GET', key)
+          elseif n > 0 then out[i] = ''
+          else out[i] = false end
+        end
+        return out
+        """
+
+    public init(client: RedisClient, layout: KVBlockLayout, ttl: Double, batchKeys: Int = 32) {
         precondition(ttl > 0 && batchKeys > 0)
         self.client = client
-        keyPrefix = "infer:kv:\(namespace):"
+        keyPrefix = "infer:kv:\(layout.namespace):"
+        entryBytes = KVBlockEntry.size(layout)
         self.ttl = ttl
         self.batchKeys = batchKeys
     }
@@ -32,9 +50,10 @@ public final class RedisKVBlockStore: KVBlockStore {
             for (n, range) in batches.enumerated() {
                 let keys = hashes[range].map(key)
                 group.addTask {
-                    let reply = try await self.client.command(["MGET"] + keys)
+                    let reply = try await self.client.command(
+                        ["EVAL", Self.readScript, String(keys.count)] + keys + [String(self.entryBytes)])
                     guard case .array(let items) = reply, items.count == keys.count else {
-                        throw RedisError(.unexpectedReply, "MGET returned \(reply)")
+                        throw RedisError(.unexpectedReply, "the KV read script returned \(reply)")
                     }
                     return (n, items.map { $0.bytes ?? nil })
                 }

@@ -43,7 +43,7 @@ struct KVTierEngineTests {
         let model = try T.load()
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("kv-disk-\(UUID().uuidString)").path
         let disk = { (layout: KVBlockLayout) throws -> [any KVBlockStore] in
-            [try DiskKVBlockStore(root: root, namespace: layout.namespace, capacityBytes: 1 << 30)]
+            [try DiskKVBlockStore(root: root, layout: layout, capacityBytes: 1 << 30)]
         }
         let prompt = T.prompt(300, seed: 41) + [17, 18, 19]
         let (a, tierA) = try Self.engine(model, dtype: dtype, stores: disk)
@@ -78,7 +78,7 @@ struct KVTierEngineTests {
         defer { server.stop() }
         let model = try T.load()
         let redis = { (layout: KVBlockLayout) throws -> [any KVBlockStore] in
-            [RedisKVBlockStore(client: RedisClient(configuration: server.configuration), namespace: layout.namespace, ttl: 600)]
+            [RedisKVBlockStore(client: RedisClient(configuration: server.configuration), layout: layout, ttl: 600)]
         }
         let (a, tierA) = try Self.engine(model, stores: redis)
         defer { a.shutdown() }
@@ -108,7 +108,7 @@ struct KVTierEngineTests {
         let server = try await TestRedisServer()
         let model = try T.load()
         let (engine, tier) = try Self.engine(model) { layout in
-            [RedisKVBlockStore(client: RedisClient(configuration: server.configuration), namespace: layout.namespace, ttl: 600)]
+            [RedisKVBlockStore(client: RedisClient(configuration: server.configuration), layout: layout, ttl: 600)]
         }
         defer { engine.shutdown() }
         server.stop()

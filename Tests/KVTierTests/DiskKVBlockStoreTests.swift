@@ -8,7 +8,7 @@ struct DiskKVBlockStoreTests {
     let layout = Fixture.layout
 
     func store(_ root: String, capacity: Int = 1 << 30) throws -> DiskKVBlockStore {
-        try DiskKVBlockStore(root: root, namespace: layout.namespace, capacityBytes: capacity)
+        try DiskKVBlockStore(root: root, layout: layout, capacityBytes: capacity)
     }
 
     @Test func blocksSurviveARestart() async throws {
@@ -67,6 +67,24 @@ struct DiskKVBlockStoreTests {
         #expect(tier.stats().tiers["disk"]?.hits == 0)
     }
 
+    @Test func anOversizedPlantedFileIsNeverReadWhole() async throws {
+        let root = Fixture.temporaryDirectory()
+        let hash = Fixture.hashes(1)[0]
+        let dir = URL(fileURLWithPath: root).appendingPathComponent(layout.namespace)
+            .appendingPathComponent(String(hash.hex.prefix(2)))
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let file = dir.appendingPathComponent(hash.hex + ".kvb")
+        // A sparse 4 GiB file under a block's name: reading it whole would take the process down.
+        FileManager.default.createFile(atPath: file.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: file)
+        try handle.truncate(atOffset: 4 << 30)
+        try handle.close()
+        let tier = KVTier(layout: layout, stores: [try store(root, capacity: 8 << 30)])
+        #expect(await tier.fetch([hash]).isEmpty)
+        #expect(tier.stats().tiers["disk"]?.rejected == 1)
+        #expect(!FileManager.default.fileExists(atPath: file.path))
+    }
+
     @Test func capacityEvictsLeastRecentlyUsed() async throws {
         let entry = KVBlockEntry.size(layout)
         let disk = try store(Fixture.temporaryDirectory(), capacity: 10 * entry)
@@ -102,7 +120,7 @@ struct DiskKVBlockStoreTests {
         let tier = KVTier(layout: layout, stores: [try store(root)])
         let other = KVBlockLayout(model: Fixture.model, dtype: "f32", layerCount: 2, kvDim: 8, blockSize: 4,
                                   blockBytes: 2 * 2 * 4 * 8 * 4)
-        let otherStore = try DiskKVBlockStore(root: root, namespace: other.namespace, capacityBytes: 1 << 30)
+        let otherStore = try DiskKVBlockStore(root: root, layout: other, capacityBytes: 1 << 30)
         let otherTier = KVTier(layout: other, stores: [otherStore])
         await tier.writeAll(Fixture.hashes(3))
         otherTier.write(Fixture.hashes(1)[0], payload: [UInt8](repeating: 7, count: other.blockBytes))

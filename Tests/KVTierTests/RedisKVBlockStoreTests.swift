@@ -10,7 +10,7 @@ struct RedisKVBlockStoreTests {
     let layout = Fixture.layout
 
     func tier(_ server: TestRedisServer, ttl: Double = 3600, stores extra: [any KVBlockStore] = []) -> (KVTier, RedisKVBlockStore) {
-        let redis = RedisKVBlockStore(client: server.client(), namespace: layout.namespace, ttl: ttl, batchKeys: 4)
+        let redis = RedisKVBlockStore(client: server.client(), layout: layout, ttl: ttl, batchKeys: 4)
         return (KVTier(layout: layout, stores: extra + [redis]), redis)
     }
 
@@ -49,6 +49,24 @@ struct RedisKVBlockStoreTests {
         #expect(tier.stats().tiers["redis"]?.rejected == 3)
     }
 
+    @Test func anOversizedPlantedValueIsRefusedInRedis() async throws {
+        let server = try await TestRedisServer()
+        defer { server.stop() }
+        let hashes = Fixture.hashes(2)
+        let (tier, store) = tier(server)
+        await tier.writeAll([hashes[0]])
+        let client = server.client()
+        try await client.set(store.keyPrefix + hashes[1].hex, [UInt8](repeating: 0x41, count: 20 << 20))
+        // The read script sends the planted value back empty (its size is checked inside Redis).
+        let raw = try await store.read(hashes)
+        #expect(raw[0]?.count == KVBlockEntry.size(layout))
+        #expect(raw[1] == [])
+        let hits = await tier.fetch(hashes)
+        #expect(hits.count == 1, "the genuine first block is a hit, the planted 20 MB value a miss")
+        #expect(tier.stats().tiers["redis"]?.rejected == 1)
+        #expect(try await client.get(store.keyPrefix + hashes[1].hex) == nil)
+    }
+
     @Test func aDeadRedisIsAMissNeverAnError() async throws {
         let server = try await TestRedisServer()
         let (tier, _) = tier(server)
@@ -77,7 +95,7 @@ struct RedisKVBlockStoreTests {
     @Test func diskFirstThenRedisForTheRest() async throws {
         let server = try await TestRedisServer()
         defer { server.stop() }
-        let disk = try DiskKVBlockStore(root: Fixture.temporaryDirectory(), namespace: layout.namespace,
+        let disk = try DiskKVBlockStore(root: Fixture.temporaryDirectory(), layout: layout,
                                         capacityBytes: 1 << 30)
         let hashes = Fixture.hashes(6)
         let (both, _) = tier(server, stores: [disk])

@@ -46,7 +46,7 @@ struct KVTierOptions: ParsableArguments {
             let gib = kvDiskGib ?? general?.kvDiskGiB ?? 8
             let disk: DiskKVBlockStore
             do {
-                disk = try DiskKVBlockStore(root: root, namespace: layout.namespace, capacityBytes: Int(gib * 1_073_741_824))
+                disk = try DiskKVBlockStore(root: root, layout: layout, capacityBytes: Int(gib * 1_073_741_824))
             } catch {
                 throw ValidationError("--kv-disk \(root): \(error.localizedDescription)")
             }
@@ -69,7 +69,7 @@ struct KVTierOptions: ParsableArguments {
             configuration.commandTimeout = 2
             configuration.poolSize = 4
             let ttl = kvRedisTtl ?? general?.kvRedisTTL ?? 3600
-            stores.append(RedisKVBlockStore(client: RedisClient(configuration: configuration), namespace: layout.namespace, ttl: ttl))
+            stores.append(RedisKVBlockStore(client: RedisClient(configuration: configuration), layout: layout, ttl: ttl))
             if !quiet {
                 Console.error("[serve] KV Redis tier: \(configuration.host):\(configuration.port) (namespace \(layout.namespace), ttl \(Int(ttl)) s)")
             }
