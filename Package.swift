@@ -71,7 +71,7 @@ let package = Package(
         // The KV tiers behind the local pool: verified block entries on disk and in Redis, a bounded write queue.
         .target(
             name: "KVTier",
-            dependencies: ["PrefixCache", "Redis", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["PrefixCache", "Redis", "NumericCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .target(name: "Engine", dependencies: ["Tensor", "PrefixCache", "KVTier", "NumericCore"], swiftSettings: swiftSettings),

@@ -1,8 +1,9 @@
+import NumericCore
 import PrefixCache
 import Redis
 
 /// KV blocks in Redis, shared by every instance that uses the same server: `infer:kv:<namespace>:<hash hex>`
-/// with a TTL (`--kv-redis-ttl`), bounded by Redis' own `maxmemory` policy.
+/// with a TTL (`--kv-redis-ttl`, renewed by every read), bounded by Redis' own `maxmemory` policy.
 ///
 /// A read asks for all the blocks of one admission at once, in batches of `batchKeys` issued concurrently on the
 /// client's connections, so a 2k-token prefix costs one round trip per batch rather than per block. Each
@@ -20,12 +21,15 @@ public final class RedisKVBlockStore: KVBlockStore {
     public let entryBytes: Int
     let batchKeys: Int
 
-    /// `GET` of each key whose length is ARGV[1]; `false` (nil) for a missing key, "" for a wrong-sized one.
+    /// `GET` of each key whose length is ARGV[1], refreshing its TTL to ARGV[2] ms (a block read by the fleet
+    /// stays while it is used); `false` (nil) for a missing key, "" for a wrong-sized one.
     static let readScript = """
         local out = {}
         for i, key in ipairs(KEYS) do
           local n = redis.call('STRLEN', key)
-          if n == tonumber(ARGV[1]) then out[i] = redis.call('GET', key)
+          if n == tonumber(ARGV[1]) then
+            out[i] = redis.call('GET', key)
+            redis.call('PEXPIRE', key, ARGV[2])
           elseif n > 0 then out[i] = ''
           else out[i] = false end
         end
@@ -51,7 +55,8 @@ public final class RedisKVBlockStore: KVBlockStore {
                 let keys = hashes[range].map(key)
                 group.addTask {
                     let reply = try await self.client.command(
-                        ["EVAL", Self.readScript, String(keys.count)] + keys + [String(self.entryBytes)])
+                        ["EVAL", Self.readScript, String(keys.count)] + keys
+                            + [String(self.entryBytes), String(CheckedConversion.milliseconds(self.ttl))])
                     guard case .array(let items) = reply, items.count == keys.count else {
                         throw RedisError(.unexpectedReply, "the KV read script returned \(reply)")
                     }

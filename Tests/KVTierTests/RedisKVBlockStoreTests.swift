@@ -27,6 +27,11 @@ struct RedisKVBlockStoreTests {
         // Stored under the namespace, with the TTL.
         let ttl = try await server.client().command(["PTTL", store.keyPrefix + hashes[0].hex]).int ?? -1
         #expect(ttl > 3_500_000 && ttl <= 3_600_000)
+        // A read renews the TTL: a block the fleet keeps using does not expire under it.
+        _ = try await server.client().command(["PEXPIRE", store.keyPrefix + hashes[0].hex, "5000"])
+        _ = await b.fetch([hashes[0]])
+        let renewed = try await server.client().command(["PTTL", store.keyPrefix + hashes[0].hex]).int ?? -1
+        #expect(renewed > 3_500_000)
     }
 
     @Test func forgedAndForeignEntriesAreMissesAndDeleted() async throws {
