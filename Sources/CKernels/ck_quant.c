@@ -1,8 +1,11 @@
-// AVX2 activation quantization to Q8_0 / Q8_K (see ckernels.h). Bit-identical to the Swift reference in
+// AVX2 activation quantization to Q8_0 / Q8_K (see ckernels.h), bit-identical to the Swift reference in
 // Tensor/Quant/ActivationQuant.swift: the same f32 operations in the same order (no FMA contraction),
 // round-half-even through vcvtps2dq (the default MXCSR mode) where Swift uses the 1.5·2^23 trick,
 // and the f16 block scale through F16C with round-to-nearest-even like Half.fromFloat.
+// Also the KV cache's Q8_0 rows (ck_quantize_q8_0_ref: llama.cpp's reference rounding), bit-identical to
+// NumericCore's Q8_0Row.quantizeScalar.
 #include "ckernels.h"
+#include <math.h>
 #include <string.h>
 
 #pragma clang fp contract(off)
@@ -44,6 +47,39 @@ CK_AVX2 void ck_quantize_q8_0(const float *x, void *dst, int nblocks) {
         const __m256 idv = _mm256_set1_ps(id);
         __m256i q[4];
         for (int i = 0; i < 4; i++) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], idv));
+        _mm256_storeu_si256((__m256i *)(out + 34 * b + 2), pack32(q[0], q[1], q[2], q[3]));
+    }
+}
+
+// C's roundf (half away from zero), exactly: truncate, then step away from zero when the dropped part
+// (v - trunc(v), exact in floating point) is >= 0.5. NaN and infinities give 0.
+CK_AVX2 static inline __m256 round_away8(__m256 v) {
+    const __m256 signBit = _mm256_set1_ps(-0.0f);
+    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m256 frac = _mm256_andnot_ps(signBit, _mm256_sub_ps(v, t));
+    const __m256 step = _mm256_or_ps(_mm256_and_ps(signBit, v), _mm256_set1_ps(1.0f));
+    const __m256 r = _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ), step));
+    return _mm256_and_ps(r, _mm256_cmp_ps(_mm256_andnot_ps(signBit, r), _mm256_set1_ps(INFINITY), _CMP_LT_OQ));
+}
+
+CK_AVX2 void ck_quantize_q8_0_ref(const float *x, void *dst, int nblocks) {
+    const __m256 signBit = _mm256_set1_ps(-0.0f);
+    uint8_t *out = dst;
+    for (int b = 0; b < nblocks; b++) {
+        const float *s = x + 32 * b;
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int i = 0; i < 4; i++) {
+            v[i] = _mm256_loadu_ps(s + 8 * i);
+            m = _mm256_max_ps(_mm256_andnot_ps(signBit, v[i]), m);   // a NaN lane keeps m
+        }
+        const float amax = hmax8(m);
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const uint16_t h = (uint16_t)_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+        memcpy(out + 34 * b, &h, 2);
+        const __m256 idv = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int i = 0; i < 4; i++) q[i] = _mm256_cvtps_epi32(round_away8(_mm256_mul_ps(v[i], idv)));
         _mm256_storeu_si256((__m256i *)(out + 34 * b + 2), pack32(q[0], q[1], q[2], q[3]));
     }
 }
@@ -97,5 +133,6 @@ CK_AVX2 void ck_quantize_q8_K(const float *x, void *dst, int nblocks) {
 
 #else  // not x86_64: never called (ck_has_avx2() == 0).
 void ck_quantize_q8_0(const float *x, void *dst, int nblocks) { (void)x; (void)dst; (void)nblocks; }
+void ck_quantize_q8_0_ref(const float *x, void *dst, int nblocks) { (void)x; (void)dst; (void)nblocks; }
 void ck_quantize_q8_K(const float *x, void *dst, int nblocks) { (void)x; (void)dst; (void)nblocks; }
 #endif

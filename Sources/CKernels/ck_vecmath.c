@@ -3,6 +3,7 @@
 // PRECONDITION (all ck_v*): ck_has_avx2() == 1. The Swift side keeps scalar versions for other CPUs.
 #include "ckernels.h"
 #include <math.h>
+#include <string.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -214,6 +215,97 @@ DEFINE_QK(qk_f16, uint16_t, LOAD_F16, 8)
 DEFINE_PV(pv_64_f16, uint16_t, LOAD_F16)
 DEFINE_ATTEND(ck_vattend_f16, uint16_t, qk_f16, pv_64_f16)
 
+// Q8_0 rows (ggml's block_q8_0: an f16 scale d, then 32 int8 q; element i = d * q[i]), read where they lie.
+#define Q8_BLOCK_BYTES 34
+
+// 8 int8 quants as f32 (exact).
+AVX2F16 static inline __m256 load_q8x8(const int8_t *p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+
+// The scale of the block at `blk` (2 bytes, possibly unaligned) as f32.
+AVX2F16 static inline float q8_scale(const uint8_t *blk) {
+    uint16_t h;
+    memcpy(&h, blk, sizeof h);
+    return _cvtsh_ss(h);
+}
+
+// S[h][j] = scale * Σ_b d_b (q_h[b] . k_j[b]) over the 32-blocks b of a key row, for HN heads at once: each
+// block is converted once for all heads.
+#define DEFINE_QK_Q8(HN)                                                                                   \
+    AVX2F16 static void qk_q8_0_##HN(const float *q, int hd, const uint8_t *const *kblk, int bs,           \
+                                     size_t rowBytes, int lo, int count, float scale, float *scores) {     \
+        const int b0 = lo / bs;                                                                            \
+        for (int j = 0; j < count; j++) {                                                                  \
+            const int p = lo + j;                                                                          \
+            const uint8_t *k = kblk[p / bs - b0] + (size_t)(p % bs) * rowBytes;                            \
+            __m256 acc[HN];                                                                                \
+            for (int h = 0; h < HN; h++) acc[h] = _mm256_setzero_ps();                                     \
+            for (int d = 0; d < hd; d += 32, k += Q8_BLOCK_BYTES) {                                        \
+                const __m256 dv = _mm256_set1_ps(q8_scale(k));                                             \
+                const int8_t *qs = (const int8_t *)(k + 2);                                                \
+                const __m256 k0 = load_q8x8(qs), k1 = load_q8x8(qs + 8);                                   \
+                const __m256 k2 = load_q8x8(qs + 16), k3 = load_q8x8(qs + 24);                             \
+                for (int h = 0; h < HN; h++) {                                                             \
+                    const float *qh = q + h * hd + d;                                                      \
+                    __m256 s = _mm256_mul_ps(_mm256_loadu_ps(qh), k0);                                     \
+                    s = _mm256_fmadd_ps(_mm256_loadu_ps(qh + 8), k1, s);                                   \
+                    s = _mm256_fmadd_ps(_mm256_loadu_ps(qh + 16), k2, s);                                  \
+                    s = _mm256_fmadd_ps(_mm256_loadu_ps(qh + 24), k3, s);                                  \
+                    acc[h] = _mm256_fmadd_ps(dv, s, acc[h]);                                               \
+                }                                                                                          \
+            }                                                                                              \
+            for (int h = 0; h < HN; h++) scores[h * count + j] = hsum8(acc[h]) * scale;                    \
+        }                                                                                                  \
+    }
+
+DEFINE_QK_Q8(1)
+DEFINE_QK_Q8(2)
+DEFINE_QK_Q8(4)
+DEFINE_QK_Q8(8)
+
+// out[d0 ..< d0+64] = Σ_j (p[j] d) v_j[d0 ..< d0+64]: the two 32-blocks of the chunk, each with its scale.
+AVX2F16 static void pv_64_q8_0(const float *p, const uint8_t *const *vblk, int bs, size_t rowBytes, int lo,
+                               int count, int d0, float *out) {
+    const int b0 = lo / bs;
+    __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;
+    for (int j = 0; j < count; j++) {
+        const int pos = lo + j;
+        const uint8_t *v = vblk[pos / bs - b0] + (size_t)(pos % bs) * rowBytes + (size_t)(d0 / 32) * Q8_BLOCK_BYTES;
+        const __m256 s0 = _mm256_set1_ps(p[j] * q8_scale(v));
+        const __m256 s1 = _mm256_set1_ps(p[j] * q8_scale(v + Q8_BLOCK_BYTES));
+        const int8_t *a = (const int8_t *)(v + 2), *b = (const int8_t *)(v + Q8_BLOCK_BYTES + 2);
+        o0 = _mm256_fmadd_ps(s0, load_q8x8(a), o0);
+        o1 = _mm256_fmadd_ps(s0, load_q8x8(a + 8), o1);
+        o2 = _mm256_fmadd_ps(s0, load_q8x8(a + 16), o2);
+        o3 = _mm256_fmadd_ps(s0, load_q8x8(a + 24), o3);
+        o4 = _mm256_fmadd_ps(s1, load_q8x8(b), o4);
+        o5 = _mm256_fmadd_ps(s1, load_q8x8(b + 8), o5);
+        o6 = _mm256_fmadd_ps(s1, load_q8x8(b + 16), o6);
+        o7 = _mm256_fmadd_ps(s1, load_q8x8(b + 24), o7);
+    }
+    _mm256_storeu_ps(out, o0); _mm256_storeu_ps(out + 8, o1); _mm256_storeu_ps(out + 16, o2);
+    _mm256_storeu_ps(out + 24, o3); _mm256_storeu_ps(out + 32, o4); _mm256_storeu_ps(out + 40, o5);
+    _mm256_storeu_ps(out + 48, o6); _mm256_storeu_ps(out + 56, o7);
+}
+
+AVX2F16 void ck_vattend_q8_0(const float *q, int hn, int hd, const void *const *kblk, const void *const *vblk,
+                             int bs, int stride, int lo, int count, float scale, float *scores, float *out) {
+    const size_t rowBytes = (size_t)(stride / 32) * Q8_BLOCK_BYTES;
+    const uint8_t *const *kb = (const uint8_t *const *)kblk;
+    const uint8_t *const *vb = (const uint8_t *const *)vblk;
+    switch (hn) {
+    case 1: qk_q8_0_1(q, hd, kb, bs, rowBytes, lo, count, scale, scores); break;
+    case 2: qk_q8_0_2(q, hd, kb, bs, rowBytes, lo, count, scale, scores); break;
+    case 4: qk_q8_0_4(q, hd, kb, bs, rowBytes, lo, count, scale, scores); break;
+    default: qk_q8_0_8(q, hd, kb, bs, rowBytes, lo, count, scale, scores); break;
+    }
+    for (int h = 0; h < hn; h++) ck_vsoftmax(scores + h * count, count);
+    for (int h = 0; h < hn; h++)
+        for (int d0 = 0; d0 < hd; d0 += 64)
+            pv_64_q8_0(scores + h * count, vb, bs, rowBytes, lo, count, d0, out + h * hd + d0);
+}
+
 // f32 <-> IEEE half, round to nearest even (F16C).
 AVX2F16 void ck_f32_to_f16(const float *src, uint16_t *dst, long n) {
     long i = 0;
@@ -235,6 +327,11 @@ void ck_vattend(const float *q, int hn, int hd, const float *const *kblk, const 
 }
 void ck_vattend_f16(const float *q, int hn, int hd, const uint16_t *const *kblk, const uint16_t *const *vblk,
                     int bs, int stride, int lo, int count, float scale, float *scores, float *out) {
+    (void)q; (void)hn; (void)hd; (void)kblk; (void)vblk; (void)bs; (void)stride; (void)lo; (void)count;
+    (void)scale; (void)scores; (void)out;
+}
+void ck_vattend_q8_0(const float *q, int hn, int hd, const void *const *kblk, const void *const *vblk, int bs,
+                     int stride, int lo, int count, float scale, float *scores, float *out) {
     (void)q; (void)hn; (void)hd; (void)kblk; (void)vblk; (void)bs; (void)stride; (void)lo; (void)count;
     (void)scale; (void)scores; (void)out;
 }

@@ -219,28 +219,4 @@ public enum VectorMath {
         if useC { return ck_f16_to_f32(source, destination, n) }
         for i in 0..<n { destination[i] = Float(Float16(bitPattern: source[i])) }
     }
-
-    // MARK: Attention
-
-    /// Fused paged attention of `heads` query heads (`q`, contiguous, `headDim` each) over `count` positions
-    /// starting at `lo`, whose keys / values lie in blocks of `blockSize` rows of stride `rowStride` elements
-    /// (`keyBlocks[i]` / `valueBlocks[i]` point at this KV head's slice of block i, f32 or, with `half`, IEEE
-    /// half converted in registers): softmax(q·kᵀ·scale)·v into `out`. `scores` is scratch of
-    /// `heads * count`. AVX2 only (`useC`); the caller has the Swift loop.
-    @inline(__always)
-    public static func attend(_ q: UnsafePointer<Float>, heads: Int, headDim: Int,
-                              keyBlocks: UnsafePointer<UnsafeRawPointer?>, valueBlocks: UnsafePointer<UnsafeRawPointer?>,
-                              half: Bool, blockSize: Int, rowStride: Int, lo: Int, count: Int, scale: Float,
-                              scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
-        let k = UnsafeRawPointer(keyBlocks), v = UnsafeRawPointer(valueBlocks)
-        if half {
-            ck_vattend_f16(q, Int32(heads), Int32(headDim), k.assumingMemoryBound(to: UnsafePointer<UInt16>?.self),
-                           v.assumingMemoryBound(to: UnsafePointer<UInt16>?.self), Int32(blockSize),
-                           Int32(rowStride), Int32(lo), Int32(count), scale, scores, out)
-        } else {
-            ck_vattend(q, Int32(heads), Int32(headDim), k.assumingMemoryBound(to: UnsafePointer<Float>?.self),
-                       v.assumingMemoryBound(to: UnsafePointer<Float>?.self), Int32(blockSize), Int32(rowStride),
-                       Int32(lo), Int32(count), scale, scores, out)
-        }
-    }
 }

@@ -82,6 +82,20 @@ struct CLITests {
         #expect(r.stderr.contains("[model] "), "summary line missing: \(r.stderr)")
     }
 
+    /// `--kv-cache-dtype q8_0` runs; an unknown type is refused naming the choices.
+    @Test func kvCacheDTypeFlagTakesQ8AndRefusesUnknownTypes() throws {
+        let model = try TestPaths.require(TestPaths.gemma)
+        let r = try Self.run(["generate", "--model", model, "--prompt", "The capital of France is", "--max-tokens", "4",
+                              "--temperature", "0", "--ignore-eos", "--json", "--kv-cache-dtype", "q8_0"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        struct Out: Decodable { let tokens: [Int] }
+        let line = try #require(r.stdout.split(separator: "\n").last)
+        #expect(try JSONDecoder().decode(Out.self, from: Data(line.utf8)).tokens.count == 4)
+        let bad = try Self.run(["generate", "--model", model, "--prompt", "x", "--kv-cache-dtype", "q4_0"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("q8_0"), "stderr: \(bad.stderr)")
+    }
+
     @Test func tokenizePrintsJSONArrayWithAndWithoutSpecialParsing() throws {
         let model = try TestPaths.require(TestPaths.gemma)
         let parsed = try Self.run(["tokenize", "--model", model, "Hello world<start_of_turn>"])

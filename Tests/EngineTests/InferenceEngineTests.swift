@@ -60,7 +60,7 @@ struct InferenceEngineTests {
         Issue.record("engine did not settle")
     }
 
-    @Test(arguments: [KVCacheDType.f32, .f16])
+    @Test(arguments: KVCacheDType.allCases)
     func prefixHitLogitsEqualColdLogits(dtype: KVCacheDType) async throws {
         let engine = try InferenceEngine(model: try Self.load(),
                                          options: EngineOptions(kvCacheTokens: 8192, kvCacheDType: dtype))

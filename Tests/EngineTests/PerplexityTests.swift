@@ -10,8 +10,9 @@ struct PerplexityTests {
     static let gplPath = "/usr/share/common-licenses/GPL-3"
     static let llamaCppPPL = 13.9062
 
-    /// f32 KV: within 1 % (the bound); f16 KV (llama.cpp's own cache type): within 0.5 %.
-    @Test(arguments: [(KVCacheDType.f32, 0.01), (.f16, 0.005)])
+    /// f32 KV: within 1 % (the bound); f16 KV (llama.cpp's own cache type): within 0.5 %; q8_0 KV:
+    /// within 0.5 % (the requirement is 2 %; measured 13.881, -0.18 %, as f32's 13.882).
+    @Test(arguments: [(KVCacheDType.f32, 0.01), (.f16, 0.005), (.q8_0, 0.005)])
     func gemmaGPL3MatchesLlamaCpp(dtype: KVCacheDType, tolerance: Double) async throws {
         let modelPath = try TestPaths.require(TestPaths.gemma)
         let text = try String(contentsOfFile: Self.gplPath, encoding: .utf8)

@@ -10,9 +10,11 @@ import Tensor
 /// reference's top-1 token. Thresholds:
 /// - gemma3-270m: top-1 >= 96.5 %, mean |Δ| <= 0.05 (set by the issue; an independent f32 implementation
 ///   measured 97.7 % / 0.028, llama.cpp's 8-bit activation rounding explains the rest).
-/// - tiny models: top-1 >= 95 %, mean |Δ| <= 0.05, max |Δ| <= 0.3. The spec's controls fail these by far:
-///   wrong RoPE pairing 32 %, KV head `j mod n_kv` 12-22 %, norm `1+w` 3 %, qwen2 without biases 35 %,
-///   GELU instead of SiLU 81-87 % (mean |Δ| >= 1 for most).
+/// - gemma3-270m with the q8_0 cache: top-1 >= 96 % (measured 96.68 % = 495/512; f32 97.27 %, f16 97.66 %;
+///   three near-ties flip, KVDTypeDriftTests), the same |Δ| bounds (measured mean 0.036, max 0.46).
+/// - tiny models: top-1 >= 95 %, mean |Δ| <= 0.05, max |Δ| <= 0.3, every cache type. The spec's controls
+///   fail these by far: wrong RoPE pairing 32 %, KV head `j mod n_kv` 12-22 %, norm `1+w` 3 %, qwen2
+///   without biases 35 %, GELU instead of SiLU 81-87 % (mean |Δ| >= 1 for most).
 @Suite("Reference logits (teacher forcing)", .serialized)
 struct ReferenceLogitsTests {
     struct Thresholds: Sendable, CustomStringConvertible {
@@ -20,23 +22,27 @@ struct ReferenceLogitsTests {
         let minTop1: Double
         let maxMeanDelta: Double
         let maxDelta: Double
+        /// Top-1 bound with the q8_0 cache.
+        var minTop1Q8: Double? = nil
         var description: String { folder }
+
+        func minTop1(_ dtype: KVCacheDType) -> Double { dtype == .q8_0 ? minTop1Q8 ?? minTop1 : minTop1 }
     }
 
     static let cases: [Thresholds] = [
         Thresholds(folder: "tiny-llama-spm", minTop1: 0.95, maxMeanDelta: 0.05, maxDelta: 0.3),
         Thresholds(folder: "tiny-qwen2-bpe", minTop1: 0.95, maxMeanDelta: 0.05, maxDelta: 0.3),
-        Thresholds(folder: "gemma3-270m", minTop1: 0.965, maxMeanDelta: 0.05, maxDelta: 1.0),
+        Thresholds(folder: "gemma3-270m", minTop1: 0.965, maxMeanDelta: 0.05, maxDelta: 1.0, minTop1Q8: 0.96),
     ]
 
-    /// Every model with the f32 and with the f16 KV cache meets the same thresholds.
-    @Test(arguments: cases, [KVCacheDType.f32, .f16])
+    /// Every model with every KV cache type meets the thresholds (Gemma's top-1 bound is lower for q8_0).
+    @Test(arguments: cases, KVCacheDType.allCases)
     func teacherForcedAgreement(_ th: Thresholds, dtype: KVCacheDType) async throws {
         let (top1, mean, maxDelta, steps, expected) = try await offCooperativePool {
             try Self.agreement(th.folder, dtype: dtype)
         }
         #expect(steps == expected)
-        #expect(top1 >= th.minTop1, "top-1 agreement \(top1)")
+        #expect(top1 >= th.minTop1(dtype), "top-1 agreement \(top1)")
         #expect(mean <= th.maxMeanDelta, "mean |Δ| \(mean)")
         #expect(maxDelta <= th.maxDelta, "max |Δ| \(maxDelta)")
     }

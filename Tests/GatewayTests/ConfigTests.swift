@@ -82,6 +82,7 @@ import Testing
         ("general_settings: {max_output_tokens: 0}", "general_settings.max_output_tokens: expected a positive integer, got 0"),
         ("general_settings: {request_deadline: -1}", "general_settings.request_deadline: expected a positive number, got -1.0"),
         ("general_settings: {tenant_isolation: maybe}", #"general_settings.tenant_isolation: expected true or false, got "maybe""#),
+        ("general_settings: {kv_cache_dtype: q4_0}", #"general_settings.kv_cache_dtype: expected f32, f16 or q8_0, got "q4_0""#),
         ("model_list: {a: 1}", "model_list: expected a list, got a mapping"),
         ("model_list:\n  - model_name: a\n    litellm_params: {model: bedrock/x}",
          #"model_list[0].litellm_params.model: unknown provider prefix "bedrock/" (supported: local/, openai/, hosted_vllm/, anthropic/)"#),
@@ -111,6 +112,13 @@ import Testing
         } throws: { error in
             (error as? ConfigError)?.message == message
         }
+    }
+
+    @Test(arguments: ["f32", "f16", "q8_0"])
+    func kvCacheDTypeAcceptsEveryStorageType(dtype: String) throws {
+        let yaml = "general_settings: {kv_cache_dtype: \(dtype)}"
+        let (config, warnings) = try GatewayConfig.parse(yaml: yaml, environment: [:])
+        #expect(warnings.isEmpty && config.generalSettings.kvCacheDType == dtype)
     }
 
     @Test func supportedCallTypesMapToRequestKinds() throws {

@@ -45,6 +45,10 @@ float ck_dot_bf16_f32(const void *w, const void *a, int count);
 /// ActivationQuant.q8_0 / q8_K in Swift (SPEC-model.md 2.3). PRECONDITION: ck_has_avx2() == 1.
 void ck_quantize_q8_0(const float *x, void *dst, int nblocks);
 void ck_quantize_q8_K(const float *x, void *dst, int nblocks);
+/// Quantizes nblocks x 32 floats to Q8_0 blocks as llama.cpp's quantize_row_q8_0_ref (d = amax/127,
+/// id = d ? 1/d : 0, roundf: ties away from zero; NaN / infinite products give 0), bit-identical to
+/// NumericCore's Q8_0Row.quantize: the KV cache's q8_0 rows. PRECONDITION: ck_has_avx2() == 1.
+void ck_quantize_q8_0_ref(const float *x, void *dst, int nblocks);
 
 // ---------------------------------------------------------------------------------------------
 // Tiled matmul (ck_gemm.c): several weight rows x several tokens per inner loop, for prefill.
@@ -96,6 +100,11 @@ void ck_vattend(const float *q, int hn, int hd, const float *const *kblk, const 
 /// elements. Same math otherwise.
 void ck_vattend_f16(const float *q, int hn, int hd, const uint16_t *const *kblk, const uint16_t *const *vblk,
                     int bs, int stride, int lo, int count, float scale, float *scores, float *out);
+/// ck_vattend over a Q8_0 cache (ggml's block_q8_0: f16 scale d, then 32 int8 q; 34 bytes per 32 elements):
+/// q.k = Σ over 32-blocks of d * Σ q_i k_i, p.V accumulates (p * d) * v_i, int8 converted in registers.
+/// `stride` in elements (a multiple of 32); each block pointer at a multiple of 32 elements of its row.
+void ck_vattend_q8_0(const float *q, int hn, int hd, const void *const *kblk, const void *const *vblk, int bs,
+                     int stride, int lo, int count, float scale, float *scores, float *out);
 /// f32 -> IEEE half (round to nearest even) and back, n elements (F16C).
 void ck_f32_to_f16(const float *src, uint16_t *dst, long n);
 void ck_f16_to_f32(const uint16_t *src, float *dst, long n);

@@ -72,6 +72,7 @@ public struct Generator {
             throw EngineError(.contextOverflow,
                               "the prompt has \(promptTokens.count) tokens; the model's context is \(cfg.contextLength)")
         }
+        try kvCacheDType.check(headDim: cfg.headDim)
         let capacity = min(cfg.contextLength, promptTokens.count + max(options.maxTokens, 0))
         let cache = model.transformer.makeCache(capacity: capacity, dtype: kvCacheDType)
         var sampler = Sampler(options.sampling, vocabularySize: cfg.vocabularySize)

@@ -29,6 +29,7 @@ public struct Perplexity {
         guard context >= 4, context <= model.config.contextLength else {
             throw EngineError(.invalidInput, "context must be in 4...\(model.config.contextLength), got \(context)")
         }
+        try kvCacheDType.check(headDim: model.config.headDim)
         let chunks = tokens.count / context
         guard chunks > 0 else {
             throw EngineError(.invalidInput,

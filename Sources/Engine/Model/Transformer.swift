@@ -30,9 +30,11 @@ public final class Transformer: @unchecked Sendable {
     }
 
     /// A new, empty single-sequence KV cache for up to `capacity` positions (clamped to the trained context).
+    /// `dtype` must fit the head size (`KVCacheDType.check(headDim:)`).
     public func makeCache(capacity: Int, dtype: KVCacheDType = .f32) -> KVCache {
-        KVCache(layerCount: config.layerCount, kvDim: config.kvDim,
-                capacity: min(max(1, capacity), config.contextLength), dtype: dtype)
+        precondition(config.headDim % dtype.blockElements == 0, "makeCache: head size \(config.headDim), \(dtype)")
+        return KVCache(layerCount: config.layerCount, kvDim: config.kvDim,
+                       capacity: min(max(1, capacity), config.contextLength), dtype: dtype)
     }
 
     /// Single-sequence convenience: runs `tokens` (at most `maxBatch`) at positions
@@ -137,8 +139,8 @@ public final class Transformer: @unchecked Sendable {
                 rope.apply(kh, row: t, style: c.ropeStyle)
             }
             let block = Int(tables[row.sequence].blocks[row.position / bs]), slot = row.position % bs
-            kv.store(s.k + t * kvDim, at: kv.element(kv.keyBlock(il, block), slot * kvDim), count: kvDim)
-            kv.store(s.v + t * kvDim, at: kv.element(kv.valueBlock(il, block), slot * kvDim), count: kvDim)
+            kv.store(s.k + t * kvDim, at: kv.row(kv.keyBlock(il, block), slot), count: kvDim)
+            kv.store(s.v + t * kvDim, at: kv.row(kv.valueBlock(il, block), slot), count: kvDim)
         }
         // Attention through each row's block table. One task per (row, KV head) covering the query heads
         // that share it (GQA), so each K/V row is loaded once for all of them; with too few tasks for the
@@ -149,7 +151,7 @@ public final class Transformer: @unchecked Sendable {
         let tasksPerRow = c.headCount / perTask
         let tasks = T * tasksPerRow
         // The fused C kernel (AVX2) handles 1, 2, 4 or 8 heads per KV head with hd % 64 == 0.
-        let fused = VectorMath.useC && hd % 64 == 0 && [1, 2, 4, 8].contains(perTask)
+        let fused = VectorMath.fusedAttentionInC(heads: perTask, headDim: hd)
         threadPool.run { index, n in
             let scores = s.scores + index * s.scoresPerThread   // [perTask, count]
             var task = tasks * index / n
@@ -173,9 +175,9 @@ public final class Transformer: @unchecked Sendable {
                         vp[nb] = UnsafeRawPointer(kv.element(kv.valueBlock(il, id), kvh * hd))
                         nb += 1
                     }
-                    // The kernel of the pool's element type reads the rows where they lie.
+                    // The kernel of the pool's row format reads the rows where they lie.
                     VectorMath.attend(q, heads: perTask, headDim: hd, keyBlocks: kp, valueBlocks: vp,
-                                      half: kv.dtype == .f16, blockSize: bs, rowStride: kvDim, lo: lo, count: count,
+                                      format: kv.dtype.rowFormat, blockSize: bs, rowStride: kvDim, lo: lo, count: count,
                                       scale: scoreScale, scores: scores, out: o)
                     task += 1
                     continue
@@ -192,7 +194,7 @@ public final class Transformer: @unchecked Sendable {
                     let keys = kv.element(kv.keyBlock(il, Int(table.blocks[j / bs])), kvh * hd)
                     let end = min(row.position + 1, (j / bs + 1) * bs)
                     for p in j..<end {
-                        let k = asFloats(kv.element(keys, (p % bs) * kvDim))
+                        let k = asFloats(kv.row(keys, p % bs))
                         for i in 0..<perTask {
                             scores[i * count + p - lo] = VectorMath.dot(q + i * hd, k, hd) * scoreScale
                         }
@@ -206,7 +208,7 @@ public final class Transformer: @unchecked Sendable {
                     let values = kv.element(kv.valueBlock(il, Int(table.blocks[j / bs])), kvh * hd)
                     let end = min(row.position + 1, (j / bs + 1) * bs)
                     for p in j..<end {
-                        let v = asFloats(kv.element(values, (p % bs) * kvDim))
+                        let v = asFloats(kv.row(values, p % bs))
                         for i in 0..<perTask { VectorMath.axpy(scores[i * count + p - lo], v, o + i * hd, hd) }
                     }
                     j = end

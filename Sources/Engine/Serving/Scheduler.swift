@@ -96,6 +96,7 @@ final class Scheduler {
     init(model: LanguageModel, options: EngineOptions) throws {
         self.model = model
         self.options = options
+        try options.kvCacheDType.check(headDim: model.config.headDim)
         let blocks = max(1, (options.kvCacheTokens + options.blockSize - 1) / options.blockSize)
         kvPool = KVPool(layerCount: model.config.layerCount, kvDim: model.config.kvDim, blockSize: options.blockSize,
                         blockCount: blocks, dtype: options.kvCacheDType)

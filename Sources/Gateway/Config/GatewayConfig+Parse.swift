@@ -286,8 +286,8 @@ extension GatewayConfig {
             case "max_n": settings.maxN = try reader.positiveInt(value, p)
             case "kv_cache_dtype":
                 let dtype = try reader.string(value, p)
-                if let dtype, !["f32", "f16"].contains(dtype) {
-                    throw ConfigError("\(p): expected f32 or f16, got \"\(dtype)\"")
+                if let dtype, !["f32", "f16", "q8_0"].contains(dtype) {
+                    throw ConfigError("\(p): expected f32, f16 or q8_0, got \"\(dtype)\"")
                 }
                 settings.kvCacheDType = dtype
             case "kv_redis": settings.kvRedis = try reader.string(value, p)

@@ -189,7 +189,7 @@ public struct GeneralSettings: Sendable {
     public var maxN: Int?
     /// Seconds a request may take end to end, all retries and fallbacks included.
     public var requestDeadline: Double?
-    /// How the local engine's KV cache stores keys and values (`f32` or `f16`); nil: the server's default.
+    /// How the local engine's KV cache stores keys and values (`f32`, `f16` or `q8_0`); nil: the server's default.
     public var kvCacheDType: String?
     /// Redis URL of the shared KV block tier (`--kv-redis`).
     public var kvRedis: String?

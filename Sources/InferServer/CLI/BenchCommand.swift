@@ -42,6 +42,7 @@ struct BenchCommand: ParsableCommand {
         guard depth + prompt + 1 <= model.config.contextLength, depth + generate + 1 <= model.config.contextLength else {
             throw ValidationError("-p / -n exceed the model context \(model.config.contextLength)")
         }
+        try kvOptions.resolved().check(headDim: model.config.headDim)
         var rng = SystemRandomNumberGenerator()
         let vocab = model.config.vocabularySize
         let cache = tf.makeCache(capacity: depth + max(prompt, generate) + 1, dtype: kvOptions.resolved())
