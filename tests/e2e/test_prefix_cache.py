@@ -1,7 +1,7 @@
 """Prefix caching seen from a client: `usage.prompt_tokens_details.cached_tokens` on a repeated long prompt."""
 import httpx
 
-from support import long_prompt
+from support import MODEL, Server, long_prompt, write_config
 
 
 def test_repeated_long_prompt_is_cached(server, client, model):
@@ -85,3 +85,30 @@ def test_cache_control_breakpoint_pins_the_prefix(server, model):
     assert bad.status_code == 400, bad.text
     assert bad.json()["error"]["param"] == "messages[0].content[0].cache_control", bad.text
     assert ask("x", control={"type": "ephemeral", "ttl": "2d"}).status_code == 400
+
+
+def test_q8_0_kv_cache_from_config(tmp_path):
+    """`general_settings.kv_cache_dtype: q8_0`: the stats report the type and its real bytes per token (Gemma 3
+    270M: 2 x 18 layers x 272 bytes), and a prefix hit gives the cold run's greedy output."""
+    config = write_config(tmp_path, f"""
+model_list:
+  - model_name: gemma-q8
+    litellm_params: {{model: local/{MODEL}}}
+general_settings:
+  kv_cache_dtype: q8_0
+""")
+    s = Server("--config", str(config), name="kv-q8", with_model=False, model_name="gemma-q8").start()
+    try:
+        prompt = long_prompt(s, start_char=80_000, tokens=400)
+        def go():
+            body = {"model": "gemma-q8", "prompt": prompt, "max_tokens": 8, "temperature": 0}
+            r = httpx.post(f"{s.url}/v1/completions", json=body, timeout=300)
+            assert r.status_code == 200, r.text
+            return r.json()
+        cold, warm = go(), go()
+        assert warm["usage"]["prompt_tokens_details"]["cached_tokens"] >= 380, warm["usage"]
+        assert warm["choices"][0]["text"] == cold["choices"][0]["text"]
+        stats = httpx.get(f"{s.url}/prefix_cache/stats", timeout=30).json()
+        assert stats["dtype"] == "q8_0" and stats["bytes_per_token"] == 2 * 18 * 272, stats
+    finally:
+        assert s.stop() == 0, s.log_tail()
