@@ -38,7 +38,7 @@ struct KVTierEngineTests {
         return worst
     }
 
-    @Test(arguments: [KVCacheDType.f32, .f16])
+    @Test(arguments: KVCacheDType.allCases)
     func aRestartedEngineHitsItsDiskTierWithTheLocalHitsLogits(dtype: KVCacheDType) async throws {
         let model = try T.load()
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("kv-disk-\(UUID().uuidString)").path
