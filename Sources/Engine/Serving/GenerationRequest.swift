@@ -113,7 +113,10 @@ public struct EngineOptions: Sendable {
     /// Which waiting request is admitted first.
     public var schedulePolicy: SchedulePolicy = .longestPrefix
     /// Seconds after which a waiting request is admitted in arrival order, ahead of any better-cached one.
-    public var scheduleAging: Double = 2
+    /// NOTE: 30 s, measured on a 48-request rag burst in a tight pool (bench/results/prefix-rag-2026-12-05-burst-*):
+    /// aging 2 s turned the queue back into arrival order within seconds (hit rate 14 %), 10 s reached 52 %,
+    /// 30 s and 60 s the workload's ceiling of 82 %. A request waits at most this long for better-cached ones.
+    public var scheduleAging: Double = 30
 
     public init(kvCacheTokens: Int = 65536, blockSize: Int = 16, maxBatchTokens: Int = 128, maxRunning: Int = 16,
                 maxQueued: Int = 256, prefixCaching: Bool = true, kvCacheDType: KVCacheDType = .f32,

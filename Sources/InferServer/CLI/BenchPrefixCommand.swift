@@ -41,6 +41,9 @@ struct BenchPrefixCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Admission order: lpm | fcfs.")
     var schedulePolicy: SchedulePolicy = .longestPrefix
 
+    @Option(name: .long, help: "Seconds after which a waiting request is admitted in arrival order (lpm).")
+    var scheduleAging: Double = EngineOptions().scheduleAging
+
     @Option(name: .long, help: "Write the JSON results to this file (default bench/results/prefix-<workload>-<date>.json).")
     var output: String?
 
@@ -48,6 +51,7 @@ struct BenchPrefixCommand: AsyncParsableCommand {
         var cache: Bool
         var concurrency: Int
         var schedulePolicy: String = ""
+        var scheduleAging: Double = 0
         var burst = false
         var requests: Int
         var seconds: Double
@@ -79,13 +83,15 @@ struct BenchPrefixCommand: AsyncParsableCommand {
             var options = EngineOptions(kvCacheTokens: kvTokens, maxBatchTokens: 128, maxRunning: max(n, 1),
                                         prefixCaching: cacheOn, kvCacheDType: dtype)
             options.schedulePolicy = schedulePolicy
+            options.scheduleAging = scheduleAging
             let engine = try InferenceEngine(model: model, options: options)
             var r = try await runWorkload(engine, workloads, cache: cacheOn, concurrency: n)
             r.schedulePolicy = schedulePolicy.rawValue
+            r.scheduleAging = scheduleAging
             r.burst = burst
             engine.shutdown()
             results.append(r)
-            Console.error(String(format: "[bench-prefix] %@ \(schedulePolicy.rawValue)\(burst ? " burst" : "") cache %@ concurrency %d: %.1f s, TTFT p50 %.3f s p95 %.3f s, %.1f gen tok/s, %.2f req/s, hit rate %.1f %%, prefill %d tokens",
+            Console.error(String(format: "[bench-prefix] %@ \(schedulePolicy.rawValue) aging \(scheduleAging)\(burst ? " burst" : "") cache %@ concurrency %d: %.1f s, TTFT p50 %.3f s p95 %.3f s, %.1f gen tok/s, %.2f req/s, hit rate %.1f %%, prefill %d tokens",
                                  workload.rawValue, cacheOn ? "on " : "off", n, r.seconds, r.ttftP50, r.ttftP95,
                                  r.tokensPerSecond, r.requestsPerSecond, r.hitRate * 100, r.prefillTokens))
         }

@@ -26,7 +26,7 @@ struct KVTierOptions: ParsableArguments {
     var schedulePolicy: SchedulePolicy?
 
     @Option(name: .long, help: "Seconds after which a waiting request is admitted in arrival order ahead of better-cached ones.")
-    var scheduleAging = 2.0
+    var scheduleAging = EngineOptions().scheduleAging
 
     func validate() throws {
         if let t = kvRedisTtl, !(t > 0 && t <= 365 * 86_400) { throw ValidationError("--kv-redis-ttl must be in (0, 31536000] seconds") }
