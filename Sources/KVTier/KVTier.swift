@@ -1,5 +1,6 @@
 import Foundation
 import PrefixCache
+import Redis
 
 /// One block found in a tier and verified: its KV bytes, ready for `KVPool.importBlock`.
 public struct KVTierHit: Sendable {
@@ -29,7 +30,7 @@ public final class KVTier: Sendable {
     public let stores: [any KVBlockStore]
     let secret: [UInt8]?
     let writeQueueBlocks: Int
-    private let counters: LockedValue<KVTierStats>
+    private let counters: SyncBox<KVTierStats>
     private let queue: AsyncStream<(BlockHash, [UInt8])>.Continuation
     private let writer: Task<Void, Never>
 
@@ -45,7 +46,7 @@ public final class KVTier: Sendable {
         var initial = KVTierStats()
         initial.order = stores.map(\.tierName)
         for store in stores { initial.tiers[store.tierName] = KVTierCounters() }
-        let counters = LockedValue(initial)
+        let counters = SyncBox(initial)
         self.counters = counters
         let (stream, continuation) = AsyncStream.makeStream(of: (BlockHash, [UInt8]).self,
                                                            bufferingPolicy: .bufferingOldest(writeQueueBlocks))
