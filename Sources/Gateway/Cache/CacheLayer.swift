@@ -21,9 +21,12 @@ public final class CacheLayer: Sendable {
     private let clock: CacheClock
     private let logger: Logger
     private let counters = Mutex(Counters())
+    private let verifier = SemanticVerifier()
 
     struct Counters: Sendable {
         var hits = 0, semanticHits = 0, misses = 0, bypasses = 0, stores = 0, storeErrors = 0
+        /// Semantic candidates above the threshold refused by the verifier, by rule.
+        var semanticRejections: [SemanticVerifier.Rule: Int] = [:]
     }
 
     public init(settings: CacheSettings, embedder: (any Embedder)?, logger: Logger, clock: CacheClock = .system) async {
@@ -114,12 +117,19 @@ public final class CacheLayer: Sendable {
             if let match = await semantic.bestMatch(scope: query.scope, vector: vector, maxAge: controls.sMaxAge) {
                 result.similarity = match.similarity
                 result.headers.append(("x-litellm-semantic-similarity", String(format: "%.4f", match.similarity)))
-                if match.similarity >= threshold {
+                // Above the threshold, the verifier must find no difference that changes the answer.
+                let refusal = match.similarity >= threshold && settings.semanticVerification
+                    ? verifier.refusal(query.text, match.text) : nil
+                if match.similarity >= threshold, let refusal {
+                    result.headers.append(("x-semantic-verdict", "different (\(refusal.rawValue))"))
+                    counters.withLock { $0.semanticRejections[refusal, default: 0] += 1 }
+                } else if match.similarity >= threshold {
                     let response = CacheReplay.rewrite(
                         match.response, model: Self.model(body), usage: settings.replayUsage, now: now)
                     result.outcome = .semanticHit(response: response, key: match.key, similarity: match.similarity)
                     result.storedUsage = match.response["usage"]
                     result.headers += [("x-cache", "SEMANTIC_HIT"), ("x-litellm-cache-key", match.key)]
+                    if settings.semanticVerification { result.headers.append(("x-semantic-verdict", "same")) }
                     counters.withLock { $0.semanticHits += 1 }
                     return result
                 }
@@ -207,7 +217,11 @@ public final class CacheLayer: Sendable {
         let redisStatus: String = redis.map { $0.isCircuitOpen ? "unavailable" : "connected" } ?? "not_configured"
         var pairs: [(String, JSONValue)] = [
             ("enabled", .bool(settings.enabled)), ("cache_type", .string(exact.cacheType)),
-            ("hits", .int(c.hits)), ("semantic_hits", .int(c.semanticHits)), ("misses", .int(c.misses)),
+            ("hits", .int(c.hits)), ("semantic_hits", .int(c.semanticHits)),
+            ("semantic_rejections", .int(c.semanticRejections.values.reduce(0, +))),
+            ("semantic_rejections_by_rule", .object(SemanticVerifier.Rule.allCases.compactMap { rule in
+                c.semanticRejections[rule].map { (rule.rawValue, .int($0)) } })),
+            ("misses", .int(c.misses)),
             ("bypasses", .int(c.bypasses)), ("stores", .int(c.stores)), ("store_errors", .int(c.storeErrors)),
             ("entries", size.entries.map { .int($0) } ?? .null), ("bytes", size.bytes.map { .int($0) } ?? .null),
             ("redis", .string(redisStatus)),

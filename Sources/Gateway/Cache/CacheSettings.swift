@@ -28,6 +28,8 @@ public struct CacheSettings: Sendable {
     public var ttl: Double?
     /// Cosine similarity in [0, 1] for a semantic hit; nil disables the semantic layer.
     public var similarityThreshold: Double?
+    /// Serve a semantic candidate only when `SemanticVerifier` finds no difference between the two questions.
+    public var semanticVerification = true
     public var mode: Mode
     /// Bounds of the in-process exact cache (`.local`).
     public var maxEntries: Int

@@ -10,6 +10,8 @@ public struct SemanticMatch: Sendable {
     public var response: JSONValue
     public var timestamp: Double
     public var similarity: Double
+    /// The stored question.
+    public var text: String
 }
 
 /// Tuning of the semantic layer.
@@ -125,7 +127,7 @@ public final class SemanticCache: Sendable {
         }
         return SemanticMatch(
             key: match.entry.key, response: match.entry.response, timestamp: match.entry.timestamp,
-            similarity: Double(match.similarity))
+            similarity: Double(match.similarity), text: match.entry.text)
     }
 
     /// Stores an entry (Redis first in Redis mode, then the local index) and announces it.
@@ -154,7 +156,8 @@ public final class SemanticCache: Sendable {
             }
         }
         let entry = SemanticStore.Entry(
-            key: key, scope: query.scope, response: response, timestamp: now, expiresAt: expiresAt, insertedAt: now)
+            key: key, scope: query.scope, text: query.text, response: response, timestamp: now, expiresAt: expiresAt,
+            insertedAt: now)
         await store.upsert(entry, vector: vector)
         return key
     }
@@ -235,7 +238,8 @@ public final class SemanticCache: Sendable {
         let timestamp = fields["timestamp"].flatMap { Double(String(decoding: $0, as: UTF8.self)) } ?? clock.now()
         let expiresAt = fields["expires_at"].flatMap { Double(String(decoding: $0, as: UTF8.self)) }
         let entry = SemanticStore.Entry(
-            key: key, scope: String(decoding: scopeBytes, as: UTF8.self), response: response,
+            key: key, scope: String(decoding: scopeBytes, as: UTF8.self),
+            text: fields["text"].map { String(decoding: $0, as: UTF8.self) } ?? "", response: response,
             timestamp: timestamp, expiresAt: expiresAt, insertedAt: clock.now())
         await store.upsert(entry, vector: vector)
     }

@@ -10,6 +10,8 @@ actor SemanticStore {
     struct Entry: Sendable {
         var key: String
         var scope: String
+        /// The question the entry answers (for `SemanticVerifier`).
+        var text: String
         var response: JSONValue
         var timestamp: Double
         var expiresAt: Double?

@@ -233,6 +233,7 @@ extension GatewayConfig {
                 if let t = params.similarityThreshold, !(0...1).contains(t) {
                     throw ConfigError("\(p): must be between 0 and 1, got \(t)")
                 }
+            case "semantic_verification": params.semanticVerification = try reader.bool(value, p)
             case "redis_semantic_cache_embedding_model": params.embeddingModel = try reader.string(value, p)
             case "mode":
                 let mode = try reader.string(value, p)

@@ -147,6 +147,9 @@ public struct CacheParams: Sendable, Equatable {
     /// Entry TTL in seconds; nil = none configured.
     public var ttl: Double?
     public var similarityThreshold: Double?
+    /// `semantic_verification` (our extension): a semantic candidate is served only if `SemanticVerifier` finds no
+    /// difference that changes the answer (default true).
+    public var semanticVerification: Bool?
     public var embeddingModel: String?
     /// `default_on` or `default_off`.
     public var mode: String?
