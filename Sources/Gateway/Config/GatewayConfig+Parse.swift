@@ -142,6 +142,20 @@ extension GatewayConfig {
                     throw ConfigError("\(p): expected an integer from 0 to 10, got \(retries)")
                 }
                 params.maxRetries = retries
+            case "message_fixes":
+                if case .scalar = value {
+                    params.messageFixes = try reader.bool(value, p) == true ? .all : nil
+                } else {
+                    var fixes: [MessageFixes.Fix] = []
+                    for name in try reader.stringList(value, p) {
+                        guard let fix = MessageFixes.Fix(rawValue: name) else {
+                            throw ConfigError("\(p): unknown fix \"\(name)\" (known: "
+                                + MessageFixes.Fix.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+                        }
+                        fixes.append(fix)
+                    }
+                    params.messageFixes = MessageFixes(fixes)
+                }
             case "extra_headers", "headers":
                 for (name, header) in try reader.mapping(value, p) {
                     params.extraHeaders[name] = try reader.string(header, "\(p).\(name)") ?? ""

@@ -65,6 +65,8 @@ public struct DeploymentParams: Sendable {
     public var maxRetries: Int?
     /// `extra_headers`, sent with every upstream request.
     public var extraHeaders: [String: String] = [:]
+    /// `message_fixes`: `true` (all) or a list of `MessageFixes.Fix` names.
+    public var messageFixes: MessageFixes?
 
     public init(model: String, provider: ProviderKind, upstreamModel: String, apiBase: String? = nil,
                 apiKey: String? = nil) {

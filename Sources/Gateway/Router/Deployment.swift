@@ -21,6 +21,8 @@ public struct Deployment: Sendable {
     /// before the router sees it (`litellm_params.max_retries`, the retries of LiteLLM's provider client).
     public var maxRetries: Int
     public var modelInfo: ModelInfo
+    /// Rewrites of chat messages this upstream needs (`litellm_params.message_fixes`).
+    public var messageFixes: MessageFixes?
 
     public init(id: String, group: String, provider: any ChatProvider, upstreamModel: String,
                 apiBase: String? = nil, weight: Double? = nil, rpm: Int? = nil, tpm: Int? = nil,
@@ -38,6 +40,12 @@ public struct Deployment: Sendable {
         self.timeout = timeout
         self.streamTimeout = streamTimeout
         self.modelInfo = modelInfo
+    }
+
+    func with(messageFixes: MessageFixes?) -> Deployment {
+        var copy = self
+        copy.messageFixes = messageFixes
+        return copy
     }
 
     /// Builds a deployment from a config entry. `local/` entries use `localProvider` (the server adapts
@@ -78,5 +86,6 @@ public struct Deployment: Sendable {
                           upstreamModel: p.upstreamModel, apiBase: provider.apiBase, weight: p.weight, rpm: p.rpm,
                           tpm: p.tpm, timeout: p.timeout, streamTimeout: p.streamTimeout,
                           maxRetries: p.maxRetries ?? 0, modelInfo: entry.modelInfo)
+            .with(messageFixes: p.messageFixes)
     }
 }

@@ -113,11 +113,18 @@ public final class ProviderRouter: Sendable {
                 let deployment = await state.pick(fresh.isEmpty ? available : fresh, strategy: settings.routingStrategy)
                 lastID = deployment.id
                 do {
-                    let result = try await attempt(deployment, request: request, requestedModel: modelGroup)
-                    return RoutedResult(result: result, deploymentID: deployment.id, modelGroup: group,
-                                        requestedModel: modelGroup, apiBase: deployment.apiBase,
-                                        attemptedRetries: planner.attemptedRetries,
-                                        attemptedFallbacks: planner.attemptedFallbacks)
+                    var call = request
+                    var fixes: [String] = []
+                    if request.endpoint == .chat, let messageFixes = deployment.messageFixes {
+                        (call.body, fixes) = messageFixes.apply(to: request.body)
+                    }
+                    let result = try await attempt(deployment, request: call, requestedModel: modelGroup)
+                    var routed = RoutedResult(result: result, deploymentID: deployment.id, modelGroup: group,
+                                              requestedModel: modelGroup, apiBase: deployment.apiBase,
+                                              attemptedRetries: planner.attemptedRetries,
+                                              attemptedFallbacks: planner.attemptedFallbacks)
+                    routed.messageFixes = fixes
+                    return routed
                 } catch {
                     failedIDs.insert(deployment.id)
                     let cooled = await cooldowns.recordFailure(deploymentID: deployment.id, error: error,

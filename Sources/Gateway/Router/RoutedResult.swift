@@ -11,6 +11,8 @@ public struct RoutedResult: Sendable {
     public var apiBase: String?
     public var attemptedRetries: Int
     public var attemptedFallbacks: Int
+    /// The `MessageFixes` that changed the request for the deployment that answered.
+    public var messageFixes: [String] = []
 
     /// `x-litellm-model-id`, `-model-group`, `-model-api-base`, `-attempted-retries`, `-attempted-fallbacks`.
     public var headers: [(String, String)] {
@@ -18,6 +20,7 @@ public struct RoutedResult: Sendable {
         if let apiBase { out.append(("x-litellm-model-api-base", apiBase)) }
         out.append(("x-litellm-attempted-retries", String(attemptedRetries)))
         out.append(("x-litellm-attempted-fallbacks", String(attemptedFallbacks)))
+        if !messageFixes.isEmpty { out.append(("x-message-fixes", messageFixes.joined(separator: ","))) }
         return out
     }
 }
