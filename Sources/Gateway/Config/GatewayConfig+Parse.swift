@@ -169,6 +169,36 @@ extension GatewayConfig {
         return params
     }
 
+    private static func parseCascade(_ node: Node, _ path: String, _ reader: inout ConfigReader)
+        throws(ConfigError) -> Cascade {
+        var name: String?
+        var tiers: [String] = []
+        var gate = CascadeGate()
+        for (key, value) in try reader.mapping(node, path) {
+            let p = "\(path).\(key)"
+            switch key {
+            case "model_name": name = try reader.string(value, p)
+            case "tiers": tiers = try reader.stringList(value, p)
+            case "accept":
+                for (gateKey, gateValue) in try reader.mapping(value, p) {
+                    let g = "\(p).\(gateKey)"
+                    switch gateKey {
+                    case "min_mean_logprob": gate.minMeanLogprob = try reader.double(gateValue, g)
+                    case "reject_truncated": gate.rejectTruncated = try reader.bool(gateValue, g) ?? false
+                    case "require_valid_json": gate.requireValidJSON = try reader.bool(gateValue, g) ?? false
+                    case "reject_refusals": gate.rejectRefusals = try reader.bool(gateValue, g) ?? false
+                    default: reader.unknownKey(g)
+                    }
+                }
+            default: reader.unknownKey(p)
+            }
+        }
+        guard let name, !name.isEmpty else { throw ConfigError("\(path).model_name: required") }
+        guard tiers.count >= 2 else { throw ConfigError("\(path).tiers: a cascade needs at least two model groups") }
+        guard Set(tiers).count == tiers.count else { throw ConfigError("\(path).tiers: a group appears twice") }
+        return Cascade(name: name, tiers: tiers, gate: gate)
+    }
+
     private static func parseRouterSettings(_ node: Node, _ path: String, into settings: inout RouterSettings,
                                             _ reader: inout ConfigReader) throws(ConfigError) {
         for (key, value) in try reader.mapping(node, path) {
@@ -195,6 +225,10 @@ extension GatewayConfig {
             case "context_window_fallbacks": settings.contextWindowFallbacks = try reader.fallbackMap(value, p)
             case "content_policy_fallbacks": settings.contentPolicyFallbacks = try reader.fallbackMap(value, p)
             case "default_fallbacks": settings.defaultFallbacks = try reader.stringList(value, p)
+            case "cascades":
+                for (i, item) in try reader.sequence(value, p).enumerated() {
+                    settings.cascades.append(try parseCascade(item, "\(p)[\(i)]", &reader))
+                }
             case "redis_host": settings.redisHost = try reader.string(value, p)
             case "redis_port": settings.redisPort = try reader.int(value, p)
             case "redis_password": settings.redisPassword = try reader.string(value, p)

@@ -107,6 +107,8 @@ public enum RoutingStrategy: String, Sendable, CaseIterable {
 /// `router_settings`. Defaults follow LiteLLM's Router.
 public struct RouterSettings: Sendable {
     public var routingStrategy: RoutingStrategy = .simpleShuffle
+    /// `cascades`: model groups made of ordered tiers with an acceptance gate.
+    public var cascades: [Cascade] = []
     /// Retries within a group before falling back (LiteLLM's default: openai.DEFAULT_MAX_RETRIES = 2).
     public var numRetries = 2
     /// Total seconds per upstream call.

@@ -46,6 +46,16 @@ public final class ProviderRouter: Sendable {
         for (i, entry) in config.modelList.enumerated() {
             deployments.append(try Deployment.make(from: entry, index: i, client: client, localProvider: localProvider))
         }
+        let names = Set(config.modelList.map(\.modelName))
+        for (i, cascade) in config.routerSettings.cascades.enumerated() {
+            let path = "router_settings.cascades[\(i)]"
+            if names.contains(cascade.name) {
+                throw ConfigError("\(path).model_name: \"\(cascade.name)\" is already a model group in model_list")
+            }
+            if let unknown = cascade.tiers.first(where: { !names.contains($0) }) {
+                throw ConfigError("\(path).tiers: \"\(unknown)\" is not a model group in model_list")
+            }
+        }
         self.init(deployments: deployments, settings: config.routerSettings, cooldowns: cooldowns, logger: logger)
     }
 

@@ -13,6 +13,9 @@ public struct RoutedResult: Sendable {
     public var attemptedFallbacks: Int
     /// The `MessageFixes` that changed the request for the deployment that answered.
     public var messageFixes: [String] = []
+    /// For a cascade: the tier (model group) that answered, and why the tiers before it were passed over.
+    public var cascadeTier: String?
+    public var cascadeRejections: [String] = []
 
     /// `x-litellm-model-id`, `-model-group`, `-model-api-base`, `-attempted-retries`, `-attempted-fallbacks`.
     public var headers: [(String, String)] {
@@ -21,6 +24,8 @@ public struct RoutedResult: Sendable {
         out.append(("x-litellm-attempted-retries", String(attemptedRetries)))
         out.append(("x-litellm-attempted-fallbacks", String(attemptedFallbacks)))
         if !messageFixes.isEmpty { out.append(("x-message-fixes", messageFixes.joined(separator: ","))) }
+        if let cascadeTier { out.append(("x-cascade-tier", cascadeTier)) }
+        if !cascadeRejections.isEmpty { out.append(("x-cascade-rejected", cascadeRejections.joined(separator: "; "))) }
         return out
     }
 }

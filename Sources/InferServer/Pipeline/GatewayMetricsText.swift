@@ -24,6 +24,16 @@ enum GatewayMetricsText {
                 out.line(name, labels, value(d))
             }
         }
+        let cascades = pipeline.cascades.snapshot()
+        if !pipeline.cascades.cascades.isEmpty {
+            out.head("infer_cascade_answers_total", "counter", "Answers per cascade and the tier that gave them.")
+            for cascade in pipeline.cascades.cascades.values.sorted(by: { $0.name < $1.name }) {
+                for tier in cascade.tiers {
+                    out.line("infer_cascade_answers_total", "cascade=\"\(escaped(cascade.name))\",tier=\"\(escaped(tier))\"",
+                             Double(cascades[cascade.name]?[tier] ?? 0))
+                }
+            }
+        }
         if let cache = pipeline.cache {
             let stats = await cache.stats()
             func number(_ key: String) -> Double {

@@ -17,6 +17,8 @@ struct GatewayPipeline: Sendable {
     let savings: CostSavings
     /// Per-key rpm / tpm limits.
     let limiter: RateLimiter
+    /// `router_settings.cascades`.
+    let cascades: CascadeRouter
 
     init(router: ProviderRouter, cache: CacheLayer?, defaultModel: String?,
          limiter: RateLimiter = RateLimiter(store: InMemoryRateLimitStore())) {
@@ -25,6 +27,7 @@ struct GatewayPipeline: Sendable {
         self.defaultModel = defaultModel
         self.limiter = limiter
         savings = CostSavings(router: router)
+        cascades = CascadeRouter(router: router)
     }
 }
 

@@ -61,7 +61,9 @@ struct GatewayRoute: Sendable {
 
     /// 2. May this caller send this request now?
     private func admit(_ r: GatewayRequest, _ caller: Caller) async throws -> Admission {
-        guard gateway.router.groups[r.model] != nil else { throw OpenAIError.modelNotFound(r.model) }
+        guard gateway.router.groups[r.model] != nil || gateway.cascades.cascades[r.model] != nil else {
+            throw OpenAIError.modelNotFound(r.model)
+        }
         guard caller.mayUse(model: r.model) else { throw OpenAIError.modelNotAllowed(r.model) }
         // A request may not name a fallback its key may not use (the router also skips forbidden groups of
         // the config's fallback lists for this caller).
@@ -114,10 +116,12 @@ struct GatewayRoute: Sendable {
     private func route(_ r: GatewayRequest, _ a: Admission, _ context: InferRequestContext) async throws -> RoutedResult {
         let router = gateway.router, seconds = server.settings.limits.requestDeadline
         let call = r.providerRequest(tenant: a.tenant, maxResponseBytes: server.settings.maxResponseBytes)
+        let cascades = gateway.cascades, cascade = gateway.cascades.cascades[r.model]
         let route: @Sendable () async throws -> RoutedResult = {
             try await RequestDeadline.run(until: a.deadline, seconds: seconds) {
-                try await router.route(modelGroup: r.model, request: call, requestFallbacks: r.fallbacks,
-                                       disableFallbacks: r.disableFallbacks, caller: a.caller)
+                if let cascade { return try await cascades.route(cascade, request: call, caller: a.caller) }
+                return try await router.route(modelGroup: r.model, request: call, requestFallbacks: r.fallbacks,
+                                              disableFallbacks: r.disableFallbacks, caller: a.caller)
             }
         }
         do {

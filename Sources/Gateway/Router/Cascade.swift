@@ -1,0 +1,16 @@
+/// A model group made of ordered tiers (`router_settings.cascades`): the request goes to the first tier; its
+/// answer is returned if it passes the gate, otherwise the next tier gets the same request. The last tier's
+/// answer is always returned.
+public struct Cascade: Sendable, Equatable {
+    /// The name clients ask for (`model_name`).
+    public var name: String
+    /// Model groups, cheapest first.
+    public var tiers: [String]
+    public var gate: CascadeGate
+
+    public init(name: String, tiers: [String], gate: CascadeGate) {
+        self.name = name
+        self.tiers = tiers
+        self.gate = gate
+    }
+}

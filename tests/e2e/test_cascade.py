@@ -1,0 +1,101 @@
+"""Confidence cascade (issue 20): `router_settings.cascades` send a request to the local Gemma tier first and
+escalate to a "large model" (a recording stub on loopback) when the local answer fails the gate; headers say
+which tier answered and why lower ones were passed over; streaming clients get the accepted answer as SSE."""
+import json
+import threading
+
+import httpx
+import pytest
+
+from support import MODEL, LoopbackUpstream, Server, write_config
+
+
+class BigModel(LoopbackUpstream):
+    def __init__(self):
+        self.received = []
+        self.lock = threading.Lock()
+        super().__init__()
+
+    def serve(self, conn, body):
+        with self.lock:
+            self.received.append(body)
+        payload = json.dumps({"id": "big", "object": "chat.completion", "created": 0, "model": body["model"],
+                              "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                                           "message": {"role": "assistant", "content": "Paris (from the big model)"}}],
+                              "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}).encode()
+        conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+                     f"Connection: close\r\n\r\n".encode() + payload)
+
+
+@pytest.fixture(scope="module")
+def big():
+    b = BigModel()
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def gateway(big, tmp_path_factory):
+    config = write_config(tmp_path_factory.mktemp("cascade"), f"""
+model_list:
+  - model_name: gemma
+    litellm_params: {{model: local/{MODEL}}}
+  - model_name: big
+    litellm_params: {{model: openai/big-model, api_base: "{big.url}", api_key: sk-x}}
+router_settings:
+  cascades:
+    - {{model_name: strict-cascade, tiers: [gemma, big], accept: {{min_mean_logprob: -0.000001}}}}
+    - {{model_name: complete-cascade, tiers: [gemma, big], accept: {{reject_truncated: true}}}}
+    - {{model_name: lenient-cascade, tiers: [gemma, big], accept: {{min_mean_logprob: -100}}}}
+""")
+    s = Server("--config", str(config), "--threads", "1", name="cascade", with_model=False, model_name="gemma").start()
+    yield s
+    assert s.stop() == 0
+
+
+QUESTION = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
+
+
+def test_a_confident_local_answer_is_returned(gateway, big):
+    before = len(big.received)
+    raw = gateway.client().chat.completions.with_raw_response.create(
+        model="lenient-cascade", messages=QUESTION, max_tokens=8, temperature=0)
+    reply = raw.parse()
+    assert raw.headers["x-cascade-tier"] == "gemma"
+    assert "x-cascade-rejected" not in raw.headers
+    assert reply.model == "lenient-cascade"
+    assert reply.choices[0].logprobs is None, "logprobs the gate asked for are not passed to a client that did not"
+    assert len(big.received) == before, "the large model was not called"
+
+
+def test_an_unsure_local_answer_escalates_to_the_next_tier(gateway, big):
+    raw = gateway.client().chat.completions.with_raw_response.create(
+        model="strict-cascade", messages=QUESTION, max_tokens=8, temperature=0)
+    reply = raw.parse()
+    assert raw.headers["x-cascade-tier"] == "big"
+    assert raw.headers["x-cascade-rejected"].startswith("gemma: mean logprob")
+    assert reply.choices[0].message.content == "Paris (from the big model)"
+    assert reply.model == "strict-cascade"
+    sent = big.received[-1]
+    assert sent["model"] == "big-model" and sent["messages"] == QUESTION and "logprobs" not in sent
+
+
+def test_a_truncated_local_answer_escalates(gateway):
+    raw = gateway.client().chat.completions.with_raw_response.create(
+        model="complete-cascade", messages=QUESTION, max_tokens=1, temperature=0)
+    assert raw.headers["x-cascade-tier"] == "big"
+    assert raw.headers["x-cascade-rejected"] == "gemma: truncated"
+
+
+def test_a_streaming_client_gets_the_accepted_answer_as_sse(gateway):
+    stream = gateway.client().chat.completions.create(
+        model="strict-cascade", messages=QUESTION, max_tokens=8, temperature=0, stream=True)
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == "Paris (from the big model)"
+
+
+def test_cascade_answers_are_counted(gateway):
+    metrics = httpx.get(f"{gateway.url}/metrics", timeout=30).text
+    assert 'infer_cascade_answers_total{cascade="strict-cascade",tier="big"}' in metrics
+    line = next(l for l in metrics.splitlines() if l.startswith('infer_cascade_answers_total{cascade="lenient-cascade",tier="gemma"}'))
+    assert float(line.split()[-1]) >= 1
