@@ -7,9 +7,9 @@ import Tensor
 import Redis
 
 enum GatewayBuilder {
-    /// Builds the router and caches of `config`; `server` is the local engine (nil when no `local/` GGUF is
-    /// configured). `local/` entries naming a directory are sentence-embedding models.
-    static func build(config: GatewayConfig, server: OpenAIServer?, localModelPath: String?, cache override: CacheSettings?,
+    /// Builds the router and caches of `config`; `server.local` is the local engine (nil when no `local/` GGUF
+    /// is configured: gateway-only). `local/` entries naming a directory are sentence-embedding models.
+    static func build(config: GatewayConfig, server: OpenAIServer, localModelPath: String?, cache override: CacheSettings?,
                       logger: Logger) async throws -> GatewayBuild {
         var embedders: [String: LocalEmbedder] = [:]
         var loadedEmbedders: [String: LocalEmbedder] = [:]   // by resolved directory
@@ -18,7 +18,7 @@ enum GatewayBuilder {
             if let e = loadedEmbedders[key] { return e }
             // The embedders share the local model's worker pool (one pool per process, sized by --threads).
             let e = LocalEmbedder(model: try SentenceEmbedder(directory: directory,
-                                                              threads: server?.model.transformer.threadPool ?? .shared))
+                                                              threads: server.local?.model.transformer.threadPool ?? .shared))
             Console.error("[serve] embedding model \(e.model.modelName): \(e.dimension) dimensions")
             loadedEmbedders[key] = e
             return e
@@ -56,8 +56,8 @@ enum GatewayBuilder {
             var isDirectory: ObjCBool = false
             _ = FileManager.default.fileExists(atPath: entry.params.upstreamModel, isDirectory: &isDirectory)
             if isDirectory.boolValue { return EmbeddingOnlyProvider(group: entry.modelName) }
-            guard let server else { throw ConfigError("the local model is not loaded") }
-            return LocalProvider(server: server, logger: logger)
+            guard let local = server.local else { throw ConfigError("the local model is not loaded") }
+            return LocalProvider(server: server, local: local, logger: logger)
         }, cooldowns: cooldowns, logger: logger)
 
         var cacheEmbedder: LocalEmbedder?
