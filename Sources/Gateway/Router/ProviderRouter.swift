@@ -33,7 +33,7 @@ public final class ProviderRouter: Sendable {
         groupNames = names
         self.cooldowns = cooldowns ?? InMemoryCooldownStore(
             policy: CooldownPolicy(cooldownTime: settings.cooldownTime, allowedFails: settings.allowedFails))
-        state = RouterState(deployments: deployments, random: random)
+        state = RouterState(deployments: deployments, settings: settings, random: random)
         self.logger = logger
     }
 
@@ -84,6 +84,11 @@ public final class ProviderRouter: Sendable {
                                       knownGroups: Set(groupNames.filter(caller.mayUse(model:))),
                                       requestFallbacks: requestFallbacks, disableFallbacks: disableFallbacks)
         var action = planner.start()
+        var input = RoutingInput()
+        if settings.routingStrategy == .prefixAware { input.text = RoutingText.of(request.body, endpoint: request.endpoint) }
+        if settings.stickySessions, let session = request.session {
+            input.session = StickySessions.key(session: session, tenant: request.tenant)
+        }
         var failedIDs: Set<String> = []
         var lastID: String?
         while true {
@@ -110,7 +115,8 @@ public final class ProviderRouter: Sendable {
                     continue
                 }
                 let fresh = available.filter { !failedIDs.contains($0.id) }
-                let deployment = await state.pick(fresh.isEmpty ? available : fresh, strategy: settings.routingStrategy)
+                let deployment = await state.pick(fresh.isEmpty ? available : fresh, strategy: settings.routingStrategy,
+                                                  input: input)
                 lastID = deployment.id
                 do {
                     let result = try await attempt(deployment, request: request, requestedModel: modelGroup)
