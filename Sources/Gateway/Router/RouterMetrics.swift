@@ -28,6 +28,8 @@ struct RoutingInput: Sendable {
     var text: [UInt8] = []
     /// `StickySessions.key` of the session (nil: no session, or sticky sessions off).
     var session: [UInt8]?
+    /// `latency-based-routing`: the shared store's averages (nil: use this instance's own).
+    var latencies: [String: Double]?
 }
 
 /// Per-router mutable state reached from many requests: in-flight counts, latency averages for
@@ -61,7 +63,7 @@ actor RouterState {
         if let key = input.session, let id = sessions.lookup(key), let same = candidates.first(where: { $0.id == id }) {
             chosen = same
         } else {
-            chosen = pickByStrategy(candidates, strategy: strategy, text: input.text)
+            chosen = pickByStrategy(candidates, strategy: strategy, text: input.text, latencies: input.latencies)
             if let key = input.session { sessions.record(key, deployment: chosen.id) }
         }
         if strategy == .prefixAware, !input.text.isEmpty {
@@ -71,7 +73,8 @@ actor RouterState {
         return chosen
     }
 
-    private func pickByStrategy(_ candidates: [Deployment], strategy: RoutingStrategy, text: [UInt8]) -> Deployment {
+    private func pickByStrategy(_ candidates: [Deployment], strategy: RoutingStrategy, text: [UInt8],
+                                latencies: [String: Double]?) -> Deployment {
         if candidates.count == 1 { return candidates[0] }
         switch strategy {
         case .prefixAware:
@@ -92,8 +95,9 @@ actor RouterState {
             let busy = candidates.map { Double(metrics[$0.id]?.inFlight ?? 0) }
             return candidates[tieBreak(DeploymentSelection.argmins(busy))]
         case .latencyBased:
-            // Unmeasured deployments first (-1), so every deployment gets measured.
-            let latency = candidates.map { averageLatency[$0.id] ?? -1 }
+            // Unmeasured deployments first (-1), so every deployment gets measured; the shared store's numbers
+            // (every gateway instance's samples) win over this instance's own.
+            let latency = candidates.map { latencies?[$0.id] ?? averageLatency[$0.id] ?? -1 }
             return candidates[tieBreak(DeploymentSelection.argmins(latency))]
         }
     }

@@ -42,6 +42,7 @@ enum GatewayBuilder {
         }
         // Cooldowns are shared through Redis when the router (router_settings.redis_*) or the cache names one.
         var cooldowns: (any CooldownStore)?
+        var latencies: (any LatencyStore)?
         var limits: any RateLimitStore = InMemoryRateLimitStore()
         if let redis = try Self.routerRedis(config.routerSettings) ?? (settings.enabled ? settings.redis : nil) {
             let client = RedisClient(configuration: redis, logger: logger)
@@ -50,7 +51,8 @@ enum GatewayBuilder {
                                         allowedFails: config.routerSettings.allowedFails)
             cooldowns = RedisCooldownStore(redis: client, policy: policy,
                                            prefix: settings.namespace ?? "infer", logger: logger)
-            Console.error("[serve] router cooldowns shared through redis \(redis.host):\(redis.port)")
+            latencies = RedisLatencyStore(redis: client, prefix: settings.namespace ?? "infer", logger: logger)
+            Console.error("[serve] router cooldowns and latencies shared through redis \(redis.host):\(redis.port)")
         }
         let router = try ProviderRouter(config: config, localProvider: { entry throws -> any ChatProvider in
             var isDirectory: ObjCBool = false
@@ -58,7 +60,7 @@ enum GatewayBuilder {
             if isDirectory.boolValue { return EmbeddingOnlyProvider(group: entry.modelName) }
             guard let local = server.local else { throw ConfigError("the local model is not loaded") }
             return LocalProvider(server: server, local: local, logger: logger)
-        }, cooldowns: cooldowns, logger: logger)
+        }, cooldowns: cooldowns, latencies: latencies, logger: logger)
 
         var cacheEmbedder: LocalEmbedder?
         if settings.enabled, settings.similarityThreshold != nil {
