@@ -92,7 +92,16 @@ import Testing
          "model_list[0].litellm_params.api_base: required for hosted_vllm/ deployments"),
         ("model_list:\n  - litellm_params: {model: openai/x}", "model_list[0].model_name: required"),
         ("router_settings: {routing_strategy: fastest}",
-         #"router_settings.routing_strategy: unknown routing strategy "fastest" (supported: simple-shuffle, least-busy, latency-based-routing)"#),
+         #"router_settings.routing_strategy: unknown routing strategy "fastest" (supported: simple-shuffle, least-busy, latency-based-routing, prefix-aware)"#),
+        ("router_settings: {prefix_cache_threshold: 1.5}", "router_settings.prefix_cache_threshold: must be between 0 and 1, got 1.5"),
+        ("router_settings: {prefix_balance_abs_threshold: -1}",
+         "router_settings.prefix_balance_abs_threshold: expected an integer from 0 to 1000000, got -1"),
+        ("router_settings: {prefix_balance_rel_threshold: 0.5}",
+         "router_settings.prefix_balance_rel_threshold: must be between 1 and 1000000, got 0.5"),
+        ("router_settings: {prefix_tree_max_bytes: 10}",
+         "router_settings.prefix_tree_max_bytes: expected an integer from 1024 to 4294967296, got 10"),
+        ("router_settings: {sticky_sessions_max: 0}",
+         "router_settings.sticky_sessions_max: expected an integer from 1 to 10000000, got 0"),
         ("router_settings: {cooldown_time: .inf}",
          "router_settings.cooldown_time: expected a finite number of magnitude at most 1e12, got inf"),
         ("router_settings: {timeout: 1e300}",
@@ -112,6 +121,19 @@ import Testing
         } throws: { error in
             (error as? ConfigError)?.message == message
         }
+    }
+
+    @Test func prefixAwareAndStickySettingsParse() throws {
+        let yaml = """
+            router_settings: {routing_strategy: prefix-aware, prefix_cache_threshold: 0.3, prefix_balance_abs_threshold: 4,
+                              prefix_balance_rel_threshold: 2, prefix_tree_max_bytes: 65536, sticky_sessions: true,
+                              sticky_sessions_max: 10}
+            """
+        let (config, warnings) = try GatewayConfig.parse(yaml: yaml, environment: [:])
+        let r = config.routerSettings
+        #expect(warnings.isEmpty)
+        #expect(r.routingStrategy == .prefixAware && r.prefixCacheThreshold == 0.3 && r.prefixBalanceAbsThreshold == 4)
+        #expect(r.prefixBalanceRelThreshold == 2 && r.prefixTreeMaxBytes == 65536 && r.stickySessions && r.stickySessionsMax == 10)
     }
 
     @Test(arguments: ["f32", "f16", "q8_0"])

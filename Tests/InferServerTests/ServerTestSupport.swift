@@ -100,3 +100,11 @@ extension JSONValue {
 func withRouter<T>(_ server: OpenAIServer, _ body: @Sendable @escaping (any TestClientProtocol) async throws -> T) async throws -> T {
     try await buildApplication(server).test(.router) { client in try await body(client) }
 }
+
+/// The local engine of a test server (every fixture server has one; gateway-only servers are built apart).
+extension OpenAIServer {
+    var engine: InferenceEngine { local!.engine }
+    var template: ChatTemplate { local!.template }
+    var tokenizer: any Tokenizer { local!.tokenizer }
+    var contextLength: Int { local!.contextLength }
+}

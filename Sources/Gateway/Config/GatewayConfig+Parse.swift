@@ -229,6 +229,32 @@ extension GatewayConfig {
                 for (i, item) in try reader.sequence(value, p).enumerated() {
                     settings.cascades.append(try parseCascade(item, "\(p)[\(i)]", &reader))
                 }
+            case "prefix_cache_threshold":
+                settings.prefixCacheThreshold = try reader.double(value, p) ?? settings.prefixCacheThreshold
+                guard (0...1).contains(settings.prefixCacheThreshold) else {
+                    throw ConfigError("\(p): must be between 0 and 1, got \(settings.prefixCacheThreshold)")
+                }
+            case "prefix_balance_abs_threshold":
+                settings.prefixBalanceAbsThreshold = try reader.int(value, p) ?? settings.prefixBalanceAbsThreshold
+                guard (0...1_000_000).contains(settings.prefixBalanceAbsThreshold) else {
+                    throw ConfigError("\(p): expected an integer from 0 to 1000000, got \(settings.prefixBalanceAbsThreshold)")
+                }
+            case "prefix_balance_rel_threshold":
+                settings.prefixBalanceRelThreshold = try reader.double(value, p) ?? settings.prefixBalanceRelThreshold
+                guard (1...1_000_000).contains(settings.prefixBalanceRelThreshold) else {
+                    throw ConfigError("\(p): must be between 1 and 1000000, got \(settings.prefixBalanceRelThreshold)")
+                }
+            case "prefix_tree_max_bytes":
+                settings.prefixTreeMaxBytes = try reader.int(value, p) ?? settings.prefixTreeMaxBytes
+                guard (1024...(1 << 32)).contains(settings.prefixTreeMaxBytes) else {
+                    throw ConfigError("\(p): expected an integer from 1024 to 4294967296, got \(settings.prefixTreeMaxBytes)")
+                }
+            case "sticky_sessions": settings.stickySessions = try reader.bool(value, p) ?? false
+            case "sticky_sessions_max":
+                settings.stickySessionsMax = try reader.int(value, p) ?? settings.stickySessionsMax
+                guard (1...10_000_000).contains(settings.stickySessionsMax) else {
+                    throw ConfigError("\(p): expected an integer from 1 to 10000000, got \(settings.stickySessionsMax)")
+                }
             case "redis_host": settings.redisHost = try reader.string(value, p)
             case "redis_port": settings.redisPort = try reader.int(value, p)
             case "redis_password": settings.redisPassword = try reader.string(value, p)

@@ -102,6 +102,8 @@ public enum RoutingStrategy: String, Sendable, CaseIterable {
     case simpleShuffle = "simple-shuffle"
     case leastBusy = "least-busy"
     case latencyBased = "latency-based-routing"
+    /// To the deployment most likely to hold the request's prefix (`PrefixAwareSelection`), balanced against load.
+    case prefixAware = "prefix-aware"
 }
 
 /// `router_settings`. Defaults follow LiteLLM's Router.
@@ -134,6 +136,20 @@ public struct RouterSettings: Sendable {
     public var retryBackoffBase = 0.5
     /// Backoff cap in seconds (LiteLLM's MAX_RETRY_DELAY). Not in YAML.
     public var retryBackoffMax = 8.0
+    /// `prefix-aware`: the share of the request text a deployment's tree must match for the request to go
+    /// there (below it: the deployment that has seen the least text).
+    public var prefixCacheThreshold = 0.5
+    /// `prefix-aware`: load balance wins when the in-flight counts differ by more than this many requests ...
+    public var prefixBalanceAbsThreshold = 8
+    /// ... and the busiest deployment has more than this multiple of the least busy one's.
+    public var prefixBalanceRelThreshold = 1.5
+    /// `prefix-aware`: bytes of request text remembered per deployment (least recently routed text goes first).
+    public var prefixTreeMaxBytes = 16 << 20
+    /// Requests with the same `x-session-id` header (else the same `user`) go to the same deployment while it
+    /// is healthy (ahead of the routing strategy).
+    public var stickySessions = false
+    /// Sessions remembered (least recently used forgotten first).
+    public var stickySessionsMax = 100_000
     public var redisHost: String?
     public var redisPort: Int?
     public var redisPassword: String?

@@ -20,6 +20,8 @@ public struct ProviderRequest: Sendable {
     /// The caller's tenant id when tenants are isolated (the local engine salts its prefix cache with it;
     /// remote providers ignore it).
     public var tenant: String?
+    /// The client's session (`x-session-id` header, else `user`) for sticky sessions; never sent upstream.
+    public var session: String?
     /// Most bytes a remote provider's response body (or whole stream) may have
     /// (`general_settings.max_response_size_mb`); past it the call fails with a 502 `response_too_large`.
     public var maxResponseBytes = ProviderRequest.defaultMaxResponseBytes

@@ -16,13 +16,17 @@ public final class ProviderRouter: Sendable {
     /// Group names in config order.
     public let groupNames: [String]
     private let cooldowns: any CooldownStore
+    /// Shared latency samples for `latency-based-routing` (nil: this instance's own numbers only).
+    private let latencies: (any LatencyStore)?
     private let state: RouterState
     private let logger: Logger
 
     public init(deployments: [Deployment], settings: RouterSettings, cooldowns: (any CooldownStore)? = nil,
+                latencies: (any LatencyStore)? = nil,
                 random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
                 logger: Logger = Logger(label: "gateway.router")) {
         self.settings = settings
+        self.latencies = latencies
         var groups: [String: [Deployment]] = [:]
         var names: [String] = []
         for d in deployments {
@@ -33,14 +37,14 @@ public final class ProviderRouter: Sendable {
         groupNames = names
         self.cooldowns = cooldowns ?? InMemoryCooldownStore(
             policy: CooldownPolicy(cooldownTime: settings.cooldownTime, allowedFails: settings.allowedFails))
-        state = RouterState(deployments: deployments, random: random)
+        state = RouterState(deployments: deployments, settings: settings, random: random)
         self.logger = logger
     }
 
     /// Builds the router of a config. `localProvider` adapts `local/` entries (nil: they are an error).
     public convenience init(config: GatewayConfig, client: HTTPClient = .shared,
                             localProvider: ((ModelDeploymentConfig) throws -> any ChatProvider)? = nil,
-                            cooldowns: (any CooldownStore)? = nil,
+                            cooldowns: (any CooldownStore)? = nil, latencies: (any LatencyStore)? = nil,
                             logger: Logger = Logger(label: "gateway.router")) throws(ConfigError) {
         var deployments: [Deployment] = []
         for (i, entry) in config.modelList.enumerated() {
@@ -56,7 +60,8 @@ public final class ProviderRouter: Sendable {
                 throw ConfigError("\(path).tiers: \"\(unknown)\" is not a model group in model_list")
             }
         }
-        self.init(deployments: deployments, settings: config.routerSettings, cooldowns: cooldowns, logger: logger)
+        self.init(deployments: deployments, settings: config.routerSettings, cooldowns: cooldowns,
+                  latencies: latencies, logger: logger)
     }
 
     /// Per-deployment counters, in config order.
@@ -94,6 +99,11 @@ public final class ProviderRouter: Sendable {
                                       knownGroups: Set(groupNames.filter(caller.mayUse(model:))),
                                       requestFallbacks: requestFallbacks, disableFallbacks: disableFallbacks)
         var action = planner.start()
+        var input = RoutingInput()
+        if settings.routingStrategy == .prefixAware { input.text = RoutingText.of(request.body, endpoint: request.endpoint) }
+        if settings.stickySessions, let session = request.session {
+            input.session = StickySessions.key(session: session, tenant: request.tenant)
+        }
         var failedIDs: Set<String> = []
         var lastID: String?
         while true {
@@ -120,7 +130,11 @@ public final class ProviderRouter: Sendable {
                     continue
                 }
                 let fresh = available.filter { !failedIDs.contains($0.id) }
-                let deployment = await state.pick(fresh.isEmpty ? available : fresh, strategy: settings.routingStrategy)
+                let candidates = fresh.isEmpty ? available : fresh
+                if settings.routingStrategy == .latencyBased, candidates.count > 1, let latencies {
+                    input.latencies = await latencies.averages(candidates.map(\.id))
+                }
+                let deployment = await state.pick(candidates, strategy: settings.routingStrategy, input: input)
                 lastID = deployment.id
                 do {
                     var call = request
@@ -201,6 +215,11 @@ public final class ProviderRouter: Sendable {
         }
         let elapsed = started.duration(to: .now)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        if let latencies {
+            // Off the request's path: the answer does not wait for the shared store.
+            let id = deployment.id
+            Task { await latencies.record(deploymentID: id, seconds: seconds) }
+        }
         switch result {
         case .response(let json):
             await state.end(deployment.id)

@@ -35,6 +35,9 @@ struct KVTierOptions: ParsableArguments {
         if let s = kvTierSecret, s.isEmpty { throw ValidationError("--kv-tier-secret must not be empty") }
     }
 
+    /// Whether a flag asks for a KV tier (they need a local engine).
+    var isSet: Bool { kvRedis != nil || kvDisk != nil || kvDiskGib != nil || kvRedisTtl != nil || kvTierSecret != nil }
+
     /// Sets the admission order and the tiers (flags over `general_settings`) on `options`. Prints what it
     /// found on disk unless `quiet`.
     func apply(to options: inout EngineOptions, model: LanguageModel, general: GeneralSettings?, quiet: Bool) throws {

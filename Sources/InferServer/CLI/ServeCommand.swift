@@ -205,27 +205,43 @@ struct ServeCommand: AsyncParsableCommand {
         let localEntry = gatewayConfig?.modelList.first { entry in
             entry.params.provider == .local && entry.params.upstreamModel.hasSuffix(".gguf")
         }
-        guard let path = model ?? localEntry?.params.upstreamModel else {
-            throw ValidationError("no model to serve: give --model PATH or a local/<file>.gguf entry in model_list")
-        }
-        let model = try ModelOptions.load(path: path, threads: threads, quiet: quiet, maxBatch: 128)
-        let dtype = kvOptions.resolved(config: gatewayConfig?.generalSettings.kvCacheDType.flatMap(KVCacheDType.init(rawValue:)))
-        let kvTokens = kvCacheGib.map { EngineOptions.kvTokens(forGiB: $0, config: model.config, dtype: dtype) }
-            ?? kvCacheTokens
-        var engineOptions = EngineOptions(kvCacheTokens: kvTokens, maxBatchTokens: 128, maxRunning: maxRunning,
-                                          maxQueued: maxQueued, kvCacheDType: dtype)
-        try tierOptions.apply(to: &engineOptions, model: model, general: gatewayConfig?.generalSettings, quiet: quiet)
-        let engine = try InferenceEngine(model: model, options: engineOptions)
-        if !quiet {
-            let pool = KVPool.bytesPerToken(layerCount: model.config.layerCount, kvDim: model.config.kvDim, dtype: dtype)
-            Console.error(String(format: "[serve] KV cache: %d tokens, %@, %.1f MiB", kvTokens, dtype.rawValue,
-                                 Double(pool) * Double(kvTokens) / 1_048_576))
+        // Gateway-only: a config with no local/ GGUF and no --model serves its remote deployments, caches, keys,
+        // limits and admin routes with no engine thread and no KV pool.
+        let path = model ?? localEntry?.params.upstreamModel
+        var engine: InferenceEngine?
+        var engineOptions: EngineOptions?
+        if let path {
+            let model = try ModelOptions.load(path: path, threads: threads, quiet: quiet, maxBatch: 128)
+            let dtype = kvOptions.resolved(config: gatewayConfig?.generalSettings.kvCacheDType.flatMap(KVCacheDType.init(rawValue:)))
+            let kvTokens = kvCacheGib.map { EngineOptions.kvTokens(forGiB: $0, config: model.config, dtype: dtype) }
+                ?? kvCacheTokens
+            var options = EngineOptions(kvCacheTokens: kvTokens, maxBatchTokens: 128, maxRunning: maxRunning,
+                                        maxQueued: maxQueued, kvCacheDType: dtype)
+            try tierOptions.apply(to: &options, model: model, general: gatewayConfig?.generalSettings, quiet: quiet)
+            engine = try InferenceEngine(model: model, options: options)
+            engineOptions = options
+            if !quiet {
+                let pool = KVPool.bytesPerToken(layerCount: model.config.layerCount, kvDim: model.config.kvDim, dtype: dtype)
+                Console.error(String(format: "[serve] KV cache: %d tokens, %@, %.1f MiB", kvTokens, dtype.rawValue,
+                                     Double(pool) * Double(kvTokens) / 1_048_576))
+            }
+        } else {
+            guard gatewayConfig?.modelList.isEmpty == false else {
+                throw ValidationError("no model to serve: give --model PATH, or a config whose model_list has deployments")
+            }
+            if tierOptions.isSet {
+                throw ValidationError("the KV tier options need a local model (--model or a local/ GGUF in model_list)")
+            }
+            if let g = gatewayConfig?.generalSettings, g.kvRedis != nil || g.kvDisk != nil {
+                Console.error("[config] warning: general_settings.kv_redis / kv_disk ignored: there is no local model")
+            }
+            Console.error("[serve] gateway-only: no local model, every deployment is remote")
         }
         let general = gatewayConfig?.generalSettings
         // Config sizes are in MiB (finite, at most 1e12: ConfigReader); capped at 1 TiB before the conversion.
         func bytes(mebibytes: Double?) -> Int? { mebibytes.map { Int(min($0, 1_048_576) * 1_048_576) } }
         var settings = ServerSettings(
-            servedModelName: servedModelName ?? localEntry?.modelName ?? ServerSettings.defaultModelName(path: path))
+            servedModelName: servedModelName ?? localEntry?.modelName ?? path.map(ServerSettings.defaultModelName(path:)) ?? "")
         settings.host = host
         settings.port = port
         settings.apiKey = apiKey ?? general?.masterKey
@@ -243,7 +259,7 @@ struct ServeCommand: AsyncParsableCommand {
         FileDescriptorLimit.raise(toAtLeast: maxConnections + 256)
         let server = OpenAIServer(engine: engine, settings: settings)
         var config = gatewayConfig ?? GatewayConfig()
-        if gatewayConfig == nil {
+        if gatewayConfig == nil, let path {
             // The quick path as a config: one local deployment named after the served model.
             config.modelList = [ModelDeploymentConfig(modelName: settings.servedModelName, params: DeploymentParams(
                 model: "local/" + path, provider: .local, upstreamModel: path), modelInfo: ModelInfo())]
@@ -268,9 +284,10 @@ struct ServeCommand: AsyncParsableCommand {
         let host = self.host
         let name = settings.servedModelName
         let groups = pipeline.router.groupNames
+        let template = server.local?.template
         let app = buildApplication(server, gateway: gateway, logger: logger) { port in
-            if groups.count > 1 { Console.error("[serve] model groups: \(groups.joined(separator: ", "))") }
-            Console.error("[serve] model '\(name)', chat template \(server.template.rawValue)")
+            if groups.count > 1 || template == nil { Console.error("[serve] model groups: \(groups.joined(separator: ", "))") }
+            if let template { Console.error("[serve] model '\(name)', chat template \(template.rawValue)") }
             Console.error("listening on http://\(host):\(port)")
         }
         var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint],
@@ -281,8 +298,8 @@ struct ServeCommand: AsyncParsableCommand {
         pipeline.cache?.shutdown()
         // The server has stopped: unfinished requests end, the engine thread exits (handing the cached blocks
         // the tiers lack to the write queue), then the queue is written out.
-        await Task.detached { engine.shutdown() }.value
-        if let tier = engineOptions.kvTier {
+        if let engine { await Task.detached { engine.shutdown() }.value }
+        if let tier = engineOptions?.kvTier {
             let drained = await tier.drain(timeout: max(5, shutdownTimeout))
             let s = tier.stats()
             let written = s.order.map { "\($0) \(s.tiers[$0]?.writes ?? 0)" }.joined(separator: ", ")

@@ -4,7 +4,8 @@ import HummingbirdCore
 import Logging
 import NIOCore
 
-/// The composition root: routes and middleware over one engine. Tests call it directly.
+/// The composition root: routes and middleware over the local engine (if any) and the gateway. Tests call it
+/// directly.
 ///
 /// Below the routes, `ConnectionGuard` enforces the connection cap and the read and idle timeouts on every
 /// connection. Middleware order: metrics (outermost) -> error envelope -> API key -> body read (413; before
@@ -40,9 +41,11 @@ func buildApplication(_ server: OpenAIServer, gateway build: GatewayBuild? = nil
     router.post("/cache/delete", use: admin.delete)
     router.post("/cache/flushall", use: admin.flushAll)
     router.get("/cache/stats", use: admin.stats)
-    let prefixAdmin = PrefixCacheAdminRoutes(server: server)
-    router.get("/prefix_cache/stats", use: prefixAdmin.stats)
-    router.post("/prefix_cache/reset", use: prefixAdmin.reset)
+    if let local = server.local {
+        let prefixAdmin = PrefixCacheAdminRoutes(server: server, local: local)
+        router.get("/prefix_cache/stats", use: prefixAdmin.stats)
+        router.post("/prefix_cache/reset", use: prefixAdmin.reset)
+    }
     router.post("/tokenize", use: utility.tokenize)
     router.post("/detokenize", use: utility.detokenize)
     router.get("/health", use: utility.health)

@@ -5,34 +5,31 @@ import Logging
 import Gateway
 import OpenAIRequest
 
-/// Everything the routes share: the engine, the model's tokenizer and chat template, settings, metrics.
+/// Everything the routes share: the local engine (if any), settings, keys, limits, metrics.
 /// Immutable after construction (the engine and metrics are themselves safe to share).
 struct OpenAIServer: Sendable {
-    let engine: InferenceEngine
+    /// The in-process model; nil in gateway-only mode (every deployment remote, no engine thread).
+    let local: LocalEngine?
     let settings: ServerSettings
-    let template: ChatTemplate
     let metrics: ServerMetrics
     /// Unix time the server started (`created` of the model object).
     let created: Int
     /// The master and virtual keys (empty: open server).
     let keys: APIKeyStore
-    /// Token forms of the declared public prefixes.
-    let publicPrefixes: PublicPrefixes
     /// API requests in flight (server-wide and per key limits).
     let concurrency: ConcurrencyLimiter
     /// Open HTTP connections (`--max-connections`).
     let connections = ConnectionGuard.Counter()
 
-    init(engine: InferenceEngine, settings: ServerSettings) {
-        self.engine = engine
+    /// A server with the local engine `engine` (nil: gateway-only).
+    init(engine: InferenceEngine?, settings: ServerSettings) {
+        local = engine.map { LocalEngine(engine: $0, publicPrefixes: settings.publicPrefixes) }
         self.settings = settings
-        template = ChatTemplate.forModel(engine.model)
         metrics = ServerMetrics()
         created = Int(Date().timeIntervalSince1970)
         keys = APIKeyStore(masterKey: settings.apiKey, keys: settings.virtualKeys)
         concurrency = ConcurrencyLimiter(limit: settings.limits.maxConcurrentRequests,
                                          perTenantLimit: settings.limits.maxConcurrentPerKey)
-        publicPrefixes = PublicPrefixes(settings.publicPrefixes, template: template, tokenizer: engine.model.tokenizer)
     }
 
     /// The tenant that isolates a caller's caches: derived on the server from its key (nil for the master
@@ -40,10 +37,6 @@ struct OpenAIServer: Sendable {
     func tenant(of caller: Caller) -> String? {
         settings.tenantIsolation ? caller.tenant : nil
     }
-
-    var model: LanguageModel { engine.model }
-    var tokenizer: any Tokenizer { engine.model.tokenizer }
-    var contextLength: Int { engine.model.config.contextLength }
 
     /// The body parsed as a JSON object (400 otherwise). `RequestBodyMiddleware` has already read it (413 above
     /// the limit, 400 when broken off), so this only collects the buffer it left. Bodies over
@@ -55,18 +48,12 @@ struct OpenAIServer: Sendable {
         return data.count > CPUWork.inlineBytes ? try await CPUWork.run(parse) : try parse()
     }
 
-    /// The validated generation fields of a request routed to the local engine (stream and include_usage
-    /// as the edge parsed them); 404 unless its `model` is absent or the served model.
-    func generationParameters(_ f: RequestFields, _ request: ProviderRequest) throws -> GenerationParameters {
-        let params = try GenerationParameters(f, vocabularySize: model.config.vocabularySize, tenant: request.tenant,
-                                              stream: request.stream, includeUsage: request.includeUsage)
-        try checkModel(params.model)
-        return params
-    }
-
-    /// 404 unless `model` is nil or the served model id.
-    func checkModel(_ model: String?) throws {
+    /// The local engine for a route that needs the served model (`/tokenize`, `/detokenize`): 404 when there
+    /// is none (gateway-only) or `model` is neither nil nor the served model id.
+    func localModel(_ model: String?) throws -> LocalEngine {
+        guard let local else { throw OpenAIError.modelNotFound(model ?? settings.servedModelName) }
         if let model, model != settings.servedModelName { throw OpenAIError.modelNotFound(model) }
+        return local
     }
 
     /// Starts every choice, surfacing engine rejections (queue full, context overflow) as HTTP errors before

@@ -63,8 +63,9 @@ actor ServerMetrics {
         if let t = usage.timeToFirstToken { ttft.observe(t) }
     }
 
-    /// The exposition text, with the engine's gauges and counters and the open connections.
-    func render(engine: EngineStats, openConnections: Int) -> String {
+    /// The exposition text, with the engine's gauges and counters (none in gateway-only mode) and the open
+    /// connections.
+    func render(engine: EngineStats?, openConnections: Int) -> String {
         var out = PrometheusText()
         out.head("infer_requests_total", "counter", "HTTP requests by route and status.")
         for (key, n) in requests.sorted(by: { $0.key < $1.key }) {
@@ -91,6 +92,7 @@ actor ServerMetrics {
                    "Connections closed because a request was not received within --read-timeout or the connection "
                    + "stayed idle past --idle-timeout.", Double(connectionTimeouts))
         out.metric("infer_open_connections", "gauge", "HTTP connections open now.", Double(openConnections))
+        guard let engine else { return out.text }
 
         out.metric("infer_engine_prefill_tokens_total", "counter", "Tokens run through the model as prompt work.",
                    Double(engine.prefillTokens))

@@ -15,7 +15,9 @@ struct UtilityRoutes: Sendable {
     func modelObject(_ id: String) -> JSONValue {
         var pairs: [(String, JSONValue)] = [("id", .string(id)), ("object", "model"), ("created", .int(server.created)),
                                             ("owned_by", "infer")]
-        if id == server.settings.servedModelName { pairs.append(("max_model_len", .int(server.contextLength))) }
+        if let local = server.local, id == server.settings.servedModelName {
+            pairs.append(("max_model_len", .int(local.contextLength)))
+        }
         return .object(pairs)
     }
 
@@ -34,20 +36,22 @@ struct UtilityRoutes: Sendable {
         return server.json(modelObject(id))
     }
 
-    /// The served model's tokenizer routes: the model must be the served one and one the caller may use.
-    private func checkTokenizerModel(_ f: RequestFields, _ context: InferRequestContext) throws {
-        try server.checkModel(try f.string("model"))
+    /// The served model's tokenizer routes: the model must be the served one (404 in gateway-only mode) and
+    /// one the caller may use.
+    private func tokenizerModel(_ f: RequestFields, _ context: InferRequestContext) throws -> LocalEngine {
+        let local = try server.localModel(try f.string("model"))
         let name = server.settings.servedModelName
         guard context.caller.mayUse(model: name) else { throw OpenAIError.modelNotAllowed(name) }
+        return local
     }
 
     /// vLLM's shape: `{"model", "prompt" | "messages", "add_special_tokens"}` ->
     /// `{"count", "max_model_len", "tokens"}`.
     func tokenize(_ request: Request, _ context: InferRequestContext) async throws -> Response {
         let f = try await server.readFields(request)
-        try checkTokenizerModel(f, context)
+        let local = try tokenizerModel(f, context)
         let tokens: [Int]
-        let template = server.template, tokenizer = server.tokenizer
+        let template = local.template, tokenizer = local.tokenizer
         if f.value("messages") != nil {
             let messages = try ChatMessages.parse(f)
             let addGenerationPrompt = try f.bool("add_generation_prompt") ?? true
@@ -62,40 +66,42 @@ struct UtilityRoutes: Sendable {
         } else {
             throw OpenAIError.badParameter("prompt", "give 'prompt' (a string) or 'messages'.")
         }
-        return server.json(["count": .int(tokens.count), "max_model_len": .int(server.contextLength),
+        return server.json(["count": .int(tokens.count), "max_model_len": .int(local.contextLength),
                             "tokens": .array(tokens.map { .int($0) })])
     }
 
     /// `{"model", "tokens"}` -> `{"prompt"}`.
     func detokenize(_ request: Request, _ context: InferRequestContext) async throws -> Response {
         let f = try await server.readFields(request)
-        try checkTokenizerModel(f, context)
+        let local = try tokenizerModel(f, context)
         guard let raw = f.value("tokens") else { throw OpenAIError.badParameter("tokens", "'tokens' is required.") }
         guard case .array(let items) = raw else { throw f.typeError("tokens", "an array of token ids", raw) }
-        let vocab = server.model.config.vocabularySize
+        let vocab = local.model.config.vocabularySize
         let ids = try items.map { item -> Int in
             guard case .int(let id) = item, id >= 0, id < vocab else {
                 throw OpenAIError.badParameter("tokens", "'tokens' must hold token ids in 0..<\(vocab).")
             }
             return id
         }
-        return server.json(["prompt": .string(server.tokenizer.decode(ids, removeSpecial: false, special: true))])
+        return server.json(["prompt": .string(local.tokenizer.decode(ids, removeSpecial: false, special: true))])
     }
 
     func health(_ request: Request, _ context: some RequestContext) async throws -> Response {
         server.json(["status": "ok"])
     }
 
-    /// Ready while the queue has room (a full queue means new requests get 429).
+    /// Ready while the local engine's queue has room (a full queue means new requests get 429); a gateway-only
+    /// server is ready once it listens.
     func readiness(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        let stats = server.engine.stats()
-        let ready = stats.waiting < server.engine.options.maxQueued
+        guard let engine = server.local?.engine else { return server.json(["status": "ready"]) }
+        let stats = engine.stats()
+        let ready = stats.waiting < engine.options.maxQueued
         return server.json(["status": ready ? "ready" : "saturated", "running": .int(stats.running),
                             "waiting": .int(stats.waiting)], status: ready ? .ok : .serviceUnavailable)
     }
 
     func metrics(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        var text = await server.metrics.render(engine: server.engine.stats(), openConnections: server.connections.value)
+        var text = await server.metrics.render(engine: server.local?.engine.stats(), openConnections: server.connections.value)
         if let pipeline { text += await GatewayMetricsText.render(pipeline) }
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: ResponseBody(byteBuffer: ByteBuffer(string: text)))

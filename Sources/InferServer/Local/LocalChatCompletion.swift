@@ -8,18 +8,19 @@ import OpenAIRequest
 /// `POST /v1/chat/completions` on the local engine (reached through the gateway's `LocalProvider`).
 struct LocalChatCompletion: Sendable {
     let server: OpenAIServer
+    let local: LocalEngine
 
     /// Runs the request on the local engine. Errors before the first token are thrown (`OpenAIError`).
     func run(_ f: RequestFields, request: ProviderRequest, logger: Logger) async throws -> LocalReply {
         let started = Date()
-        let params = try server.generationParameters(f, request)
+        let params = try local.generationParameters(f, request, servedModelName: server.settings.servedModelName)
         let messages = try ChatMessages.parse(f)
         let logprobs = try f.bool("logprobs") ?? false
         let topLogprobs = try f.int("top_logprobs", in: 0...20) ?? 0
         if topLogprobs > 0 && !logprobs {
             throw OpenAIError.badParameter("top_logprobs", "'top_logprobs' requires 'logprobs' to be true.")
         }
-        let template = server.template, tokenizer = server.tokenizer
+        let template = local.template, tokenizer = local.tokenizer
         let breakpoint = try ChatMessages.cacheBreakpoint(f)
         let (prompt, pinTokens) = try await CPUWork.run(bytes: ChatMessages.contentBytes(messages)) {
             let prompt = template.tokens(messages, tokenizer: tokenizer)
@@ -36,24 +37,24 @@ struct LocalChatCompletion: Sendable {
             return (prompt, pinTokens)
         }
         try server.settings.limits.check(promptTokens: prompt.count, param: "messages")
-        try params.checkContext(promptTokens: prompt.count, contextLength: server.contextLength, param: "messages")
+        try params.checkContext(promptTokens: prompt.count, contextLength: local.contextLength, param: "messages")
 
         let streams = (0..<params.n).map { i in
             var request = params.engineRequest(
-                prompt: prompt, contextLength: server.contextLength, index: i, logprobs: logprobs,
-                topLogprobs: topLogprobs, publicPrefixTokens: server.publicPrefixes.publicTokens(of: prompt),
+                prompt: prompt, contextLength: local.contextLength, index: i, logprobs: logprobs,
+                topLogprobs: topLogprobs, publicPrefixTokens: local.publicPrefixes.publicTokens(of: prompt),
                 outputLimit: server.settings.limits.maxOutputTokens)
             if i == 0, let breakpoint, let pinTokens, pinTokens > 0 {
                 request.pin = PrefixPin(prefixTokens: pinTokens, ttl: breakpoint.ttl)
             }
-            return ChoiceStream(engine: server.engine, request: request, stops: params.stop)
+            return ChoiceStream(engine: local.engine, request: request, stops: params.stop)
         }
         try await server.start(streams, param: "messages")
 
         let id = OpenAIServer.responseID("chatcmpl")
         let created = Int(Date().timeIntervalSince1970)
         let modelName = server.settings.servedModelName
-        let format = LogprobsFormat(tokenizer: server.tokenizer)
+        let format = LogprobsFormat(tokenizer: local.tokenizer)
         let log: @Sendable ([[ChoiceUsage]]) -> Void = { usages in
             let u = UsageTotals(perPrompt: usages)
             logger.info("chat.completions model=\(modelName) n=\(params.n) prompt=\(u.promptTokens) cached=\(u.cachedTokens) completion=\(u.completionTokens) seconds=\(String(format: "%.3f", Date().timeIntervalSince(started)))")

@@ -8,6 +8,7 @@ import OpenAIRequest
 /// `POST /v1/completions` (legacy text completions) on the local engine (through `LocalProvider`).
 struct LocalCompletion: Sendable {
     let server: OpenAIServer
+    let local: LocalEngine
 
     /// One prompt of the request: its tokens and the text `echo` prepends.
     struct Prompt: Sendable {
@@ -18,7 +19,7 @@ struct LocalCompletion: Sendable {
     /// Runs the request on the local engine. Errors before the first token are thrown (`OpenAIError`).
     func run(_ f: RequestFields, request: ProviderRequest, logger: Logger) async throws -> LocalReply {
         let started = Date()
-        let params = try server.generationParameters(f, request)
+        let params = try local.generationParameters(f, request, servedModelName: server.settings.servedModelName)
         let route = self
         let prompts = try await CPUWork.run(bytes: Self.textBytes(f.value("prompt"))) { try route.prompts(f) }
         let logprobs = try f.int("logprobs", in: 0...20)
@@ -32,7 +33,7 @@ struct LocalCompletion: Sendable {
         }
         for p in prompts {
             try server.settings.limits.check(promptTokens: p.tokens.count, param: "prompt")
-            try params.checkContext(promptTokens: p.tokens.count, contextLength: server.contextLength, param: "prompt")
+            try params.checkContext(promptTokens: p.tokens.count, contextLength: local.contextLength, param: "prompt")
         }
 
         let n = params.n
@@ -41,10 +42,10 @@ struct LocalCompletion: Sendable {
         if params.maxTokens != 0 {
             for (pi, p) in prompts.enumerated() {
                 for i in 0..<n {
-                    streams.append(ChoiceStream(engine: server.engine, request: params.engineRequest(
-                        prompt: p.tokens, contextLength: server.contextLength, index: i, logprobs: logprobs != nil,
+                    streams.append(ChoiceStream(engine: local.engine, request: params.engineRequest(
+                        prompt: p.tokens, contextLength: local.contextLength, index: i, logprobs: logprobs != nil,
                         topLogprobs: logprobs ?? 0,
-                        publicPrefixTokens: server.publicPrefixes.publicTokens(of: p.tokens),
+                        publicPrefixTokens: local.publicPrefixes.publicTokens(of: p.tokens),
                         outputLimit: server.settings.limits.maxOutputTokens), stops: params.stop))
                     promptOf.append(pi)
                 }
@@ -55,7 +56,7 @@ struct LocalCompletion: Sendable {
         let id = OpenAIServer.responseID("cmpl")
         let created = Int(Date().timeIntervalSince1970)
         let modelName = server.settings.servedModelName
-        let format = LogprobsFormat(tokenizer: server.tokenizer)
+        let format = LogprobsFormat(tokenizer: local.tokenizer)
         let log: @Sendable ([[ChoiceUsage]]) -> Void = { usages in
             let u = UsageTotals(perPrompt: usages)
             logger.info("completions model=\(modelName) prompts=\(prompts.count) n=\(n) prompt=\(u.promptTokens) cached=\(u.cachedTokens) completion=\(u.completionTokens) seconds=\(String(format: "%.3f", Date().timeIntervalSince(started)))")
@@ -143,8 +144,8 @@ struct LocalCompletion: Sendable {
     /// `prompt`: a string, an array of strings, an array of token ids, or an array of token-id arrays.
     func prompts(_ f: RequestFields) throws -> [Prompt] {
         guard let raw = f.value("prompt") else { throw OpenAIError.badParameter("prompt", "'prompt' is required.") }
-        let tokenizer = server.tokenizer
-        let vocab = server.model.config.vocabularySize
+        let tokenizer = local.tokenizer
+        let vocab = local.model.config.vocabularySize
         func ids(_ items: [JSONValue]) throws -> [Int] {
             guard !items.isEmpty else { throw OpenAIError.badParameter("prompt", "'prompt' must not be empty.") }
             return try items.map { item in

@@ -12,6 +12,7 @@ import OpenAIRequest
 /// once (SPEC-gateway "Local engine specifics").
 struct LocalProvider: ChatProvider {
     let server: OpenAIServer
+    let local: LocalEngine
     let logger: Logger
 
     var apiBase: String? { nil }
@@ -31,9 +32,9 @@ struct LocalProvider: ChatProvider {
             let reply: LocalReply
             switch request.endpoint {
             case .chat:
-                reply = try await LocalChatCompletion(server: server).run(fields, request: request, logger: logger)
+                reply = try await LocalChatCompletion(server: server, local: local).run(fields, request: request, logger: logger)
             case .completions:
-                reply = try await LocalCompletion(server: server).run(fields, request: request, logger: logger)
+                reply = try await LocalCompletion(server: server, local: local).run(fields, request: request, logger: logger)
             }
             switch reply {
             case .json(let json): return .response(json)

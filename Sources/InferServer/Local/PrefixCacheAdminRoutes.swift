@@ -5,8 +5,10 @@ import KVTier
 import OpenAIRequest
 
 /// `GET /prefix_cache/stats` and `POST /prefix_cache/reset`: the local engine's KV prefix cache (master key).
+/// Registered only when a local engine exists.
 struct PrefixCacheAdminRoutes: Sendable {
     let server: OpenAIServer
+    let local: LocalEngine
 
     private func requireAdmin(_ context: InferRequestContext) throws {
         guard context.caller.isAdmin else {
@@ -17,9 +19,9 @@ struct PrefixCacheAdminRoutes: Sendable {
     /// Blocks by state, the KV type and bytes, hit rates by source, tiers, evictions, pins, top prefixes, errors.
     func stats(_ request: Request, _ context: InferRequestContext) async throws -> Response {
         try requireAdmin(context)
-        let engine = server.engine.stats()
-        let options = server.engine.options
-        let config = server.model.config
+        let engine = local.engine.stats()
+        let options = local.engine.options
+        let config = local.model.config
         let bytesPerToken = KVPool.bytesPerToken(layerCount: config.layerCount, kvDim: config.kvDim,
                                                  dtype: options.kvCacheDType)
         guard let p = engine.prefix else {
@@ -80,11 +82,11 @@ struct PrefixCacheAdminRoutes: Sendable {
         try requireAdmin(context)
         let f = try await server.readFields(request)
         let tiers = try f.bool("tiers") == true
-        let tier = server.engine.options.kvTier
+        let tier = local.engine.options.kvTier
         if tiers && tier == nil {
             throw OpenAIError.badParameter("tiers", "This server has no KV tier (--kv-redis or --kv-disk) to reset.")
         }
-        let dropped = await server.engine.resetPrefixCache()
+        let dropped = await local.engine.resetPrefixCache()
         guard tiers, let tier else { return server.json(["dropped_blocks": .int(dropped)]) }
         let removed = await tier.removeAll()
         return server.json(["dropped_blocks": .int(dropped), "tier_entries_removed": .int(removed)])

@@ -7,9 +7,9 @@ import Tensor
 import Redis
 
 enum GatewayBuilder {
-    /// Builds the router and caches of `config`; `server` is the local engine (nil when no `local/` GGUF is
-    /// configured). `local/` entries naming a directory are sentence-embedding models.
-    static func build(config: GatewayConfig, server: OpenAIServer?, localModelPath: String?, cache override: CacheSettings?,
+    /// Builds the router and caches of `config`; `server.local` is the local engine (nil when no `local/` GGUF
+    /// is configured: gateway-only). `local/` entries naming a directory are sentence-embedding models.
+    static func build(config: GatewayConfig, server: OpenAIServer, localModelPath: String?, cache override: CacheSettings?,
                       logger: Logger) async throws -> GatewayBuild {
         var embedders: [String: LocalEmbedder] = [:]
         var loadedEmbedders: [String: LocalEmbedder] = [:]   // by resolved directory
@@ -18,7 +18,7 @@ enum GatewayBuilder {
             if let e = loadedEmbedders[key] { return e }
             // The embedders share the local model's worker pool (one pool per process, sized by --threads).
             let e = LocalEmbedder(model: try SentenceEmbedder(directory: directory,
-                                                              threads: server?.model.transformer.threadPool ?? .shared))
+                                                              threads: server.local?.model.transformer.threadPool ?? .shared))
             Console.error("[serve] embedding model \(e.model.modelName): \(e.dimension) dimensions")
             loadedEmbedders[key] = e
             return e
@@ -42,6 +42,7 @@ enum GatewayBuilder {
         }
         // Cooldowns are shared through Redis when the router (router_settings.redis_*) or the cache names one.
         var cooldowns: (any CooldownStore)?
+        var latencies: (any LatencyStore)?
         var limits: any RateLimitStore = InMemoryRateLimitStore()
         if let redis = try Self.routerRedis(config.routerSettings) ?? (settings.enabled ? settings.redis : nil) {
             let client = RedisClient(configuration: redis, logger: logger)
@@ -50,15 +51,16 @@ enum GatewayBuilder {
                                         allowedFails: config.routerSettings.allowedFails)
             cooldowns = RedisCooldownStore(redis: client, policy: policy,
                                            prefix: settings.namespace ?? "infer", logger: logger)
-            Console.error("[serve] router cooldowns shared through redis \(redis.host):\(redis.port)")
+            latencies = RedisLatencyStore(redis: client, prefix: settings.namespace ?? "infer", logger: logger)
+            Console.error("[serve] router cooldowns and latencies shared through redis \(redis.host):\(redis.port)")
         }
         let router = try ProviderRouter(config: config, localProvider: { entry throws -> any ChatProvider in
             var isDirectory: ObjCBool = false
             _ = FileManager.default.fileExists(atPath: entry.params.upstreamModel, isDirectory: &isDirectory)
             if isDirectory.boolValue { return EmbeddingOnlyProvider(group: entry.modelName) }
-            guard let server else { throw ConfigError("the local model is not loaded") }
-            return LocalProvider(server: server, logger: logger)
-        }, cooldowns: cooldowns, logger: logger)
+            guard let local = server.local else { throw ConfigError("the local model is not loaded") }
+            return LocalProvider(server: server, local: local, logger: logger)
+        }, cooldowns: cooldowns, latencies: latencies, logger: logger)
 
         var cacheEmbedder: LocalEmbedder?
         if settings.enabled, settings.similarityThreshold != nil {

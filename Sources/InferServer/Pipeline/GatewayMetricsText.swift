@@ -34,6 +34,20 @@ enum GatewayMetricsText {
                 }
             }
         }
+        if pipeline.router.settings.routingStrategy == .prefixAware {
+            out.head("infer_router_prefix_routed_total", "counter",
+                     "prefix-aware decisions per deployment: prefix (longest match), spread (new prefix), balance (load).")
+            for d in deployments {
+                for reason in ["prefix", "spread", "balance"] {
+                    out.line("infer_router_prefix_routed_total", "model_id=\"\(escaped(d.id))\",reason=\"\(reason)\"",
+                             Double(d.prefixRouted[reason] ?? 0))
+                }
+            }
+            out.head("infer_router_prefix_tree_bytes", "gauge", "Size of the gateway's prefix tree per deployment.")
+            for d in deployments {
+                out.line("infer_router_prefix_tree_bytes", "model_id=\"\(escaped(d.id))\"", Double(d.prefixTreeBytes))
+            }
+        }
         if let cache = pipeline.cache {
             let stats = await cache.stats()
             func number(_ key: String) -> Double {

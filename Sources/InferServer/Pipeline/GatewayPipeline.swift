@@ -33,14 +33,17 @@ struct GatewayPipeline: Sendable {
 
 extension GatewayPipeline {
     /// The no-config quick path (`infer serve --model PATH`): one group named after the served model with the
-    /// local engine as its only deployment, no retries (a local failure is final), no response cache.
+    /// local engine as its only deployment, no retries (a local failure is final), no response cache. A server
+    /// without a local engine gets an empty router (every model is 404).
     static func quickPath(_ server: OpenAIServer, logger: Logger) -> GatewayPipeline {
         let name = server.settings.servedModelName
         var settings = RouterSettings()
         settings.numRetries = 0
-        let local = Deployment(id: "local", group: name, provider: LocalProvider(server: server, logger: logger),
-                               upstreamModel: name)
-        return GatewayPipeline(router: ProviderRouter(deployments: [local], settings: settings, logger: logger),
+        let deployments = server.local.map { local in
+            [Deployment(id: "local", group: name, provider: LocalProvider(server: server, local: local, logger: logger),
+                        upstreamModel: name)]
+        } ?? []
+        return GatewayPipeline(router: ProviderRouter(deployments: deployments, settings: settings, logger: logger),
                                cache: nil, defaultModel: name)
     }
 }

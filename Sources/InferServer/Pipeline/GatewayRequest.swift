@@ -18,10 +18,15 @@ struct GatewayRequest: Sendable {
     /// The request's own `fallbacks` (they replace the group's generic list).
     let fallbacks: [String]?
     let disableFallbacks: Bool
+    /// The session for sticky routing: the `x-session-id` header, else the body's `user`.
+    let session: String?
+
+    /// Longest `x-session-id` accepted (bytes); longer is a 400.
+    static let maxSessionIDBytes = 256
 
     /// Parses the gateway's fields of `fields` (400 naming the field on a wrong type; `model` required
-    /// unless the server has a default group).
-    init(_ fields: RequestFields, endpoint: Endpoint, defaultModel: String?) throws {
+    /// unless the server has a default group); `sessionHeader` is the `x-session-id` header.
+    init(_ fields: RequestFields, endpoint: Endpoint, defaultModel: String?, sessionHeader: String? = nil) throws {
         self.endpoint = endpoint
         self.fields = fields
         guard let model = try fields.string("model") ?? defaultModel else {
@@ -31,6 +36,15 @@ struct GatewayRequest: Sendable {
         (stream, includeUsage) = try fields.streamOptions()
         fallbacks = try fields.stringList("fallbacks", expected: "an array of model names")
         disableFallbacks = try fields.bool("disable_fallbacks") ?? false
+        if let header = sessionHeader {
+            guard !header.isEmpty, header.utf8.count <= Self.maxSessionIDBytes else {
+                throw OpenAIError.invalidRequest(
+                    "The x-session-id header must hold 1 to \(Self.maxSessionIDBytes) bytes.", param: "x-session-id")
+            }
+            session = header
+        } else {
+            session = try fields.string("user")
+        }
     }
 
     /// The response-cache kind of the endpoint.
@@ -45,6 +59,7 @@ struct GatewayRequest: Sendable {
         if case .object(let pairs) = body { body = .object(pairs.filter { !Self.gatewayFields.contains($0.0) }) }
         var request = ProviderRequest(endpoint: endpoint, body: body, stream: stream, tenant: tenant)
         request.includeUsage = includeUsage
+        request.session = session
         request.maxResponseBytes = maxResponseBytes
         return request
     }

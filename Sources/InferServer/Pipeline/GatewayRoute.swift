@@ -50,13 +50,17 @@ struct GatewayRoute: Sendable {
         return await respond(routed, parsed, admission, lookup: lookup, logger: context.logger)
     }
 
+    /// The sticky-session header.
+    static let sessionIDHeader = HTTPField.Name("x-session-id")!
+
     // MARK: Stages
 
     /// 1. The body as a `GatewayRequest`; the server-wide generation limits.
     private func parse(_ request: Request, endpoint: Endpoint) async throws -> GatewayRequest {
         let fields = try await server.readFields(request)
         try server.settings.limits.check(fields)
-        return try GatewayRequest(fields, endpoint: endpoint, defaultModel: gateway.defaultModel)
+        return try GatewayRequest(fields, endpoint: endpoint, defaultModel: gateway.defaultModel,
+                                  sessionHeader: request.headers[Self.sessionIDHeader])
     }
 
     /// 2. May this caller send this request now?
