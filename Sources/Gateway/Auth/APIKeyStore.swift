@@ -18,6 +18,22 @@ public enum Caller: Sendable, Equatable {
         return "key:" + APIKeyStore.fingerprint(k.key)
     }
 
+    /// Who spend is charged to: LiteLLM's hashed token (SHA-256 hex of the key, as its `/key/info` and
+    /// `/spend/logs` report `api_key`) for a virtual key, `master` or `anonymous` otherwise. Never the key.
+    public var spendID: String {
+        switch self {
+        case .anonymous: "anonymous"
+        case .master: "master"
+        case .key(let k): APIKeyStore.hashedToken(k.key)
+        }
+    }
+
+    /// The virtual key's alias (`keys[].alias`), nil otherwise.
+    public var keyAlias: String? {
+        guard case .key(let k) = self else { return nil }
+        return k.alias
+    }
+
     /// The response-cache namespace of a virtual key (`keys[].cache_namespace`), nil otherwise.
     public var cacheNamespace: String? {
         guard case .key(let k) = self else { return nil }
@@ -70,6 +86,11 @@ public struct APIKeyStore: Sendable {
     /// A short, non-reversible id of a key for logs and tenant ids.
     public static func fingerprint(_ key: String) -> String {
         digest(key).prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// LiteLLM's `hash_token`: the SHA-256 of the key as 64 hex digits.
+    public static func hashedToken(_ key: String) -> String {
+        digest(key).map { String(format: "%02x", $0) }.joined()
     }
 
     static func digest(_ s: String) -> [UInt8] { Array(SHA256.hash(data: Data(s.utf8))) }

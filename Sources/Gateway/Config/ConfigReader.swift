@@ -130,6 +130,15 @@ struct ConfigReader {
         return d
     }
 
+    /// A per-token price in USD from 0 to 1 (`model_info.*_cost_per_token`), or nil.
+    func price(_ node: Node, _ path: String) throws(ConfigError) -> Double? {
+        let d = try double(node, path)
+        if let d, !(0...1).contains(d) {
+            throw ConfigError("\(path): expected a price in USD per token from 0 to 1, got \(d)")
+        }
+        return d
+    }
+
     /// An integer > 0 (limits and counts), or nil.
     func positiveInt(_ node: Node, _ path: String) throws(ConfigError) -> Int? {
         let i = try int(node, path)

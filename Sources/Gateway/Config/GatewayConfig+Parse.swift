@@ -90,11 +90,9 @@ extension GatewayConfig {
                 let p = "\(infoPath).\(key)"
                 switch key {
                 case "id": info.id = try reader.string(value, p)
-                case "input_cost_per_token": info.inputCostPerToken = try reader.double(value, p)
-                case "output_cost_per_token": info.outputCostPerToken = try reader.double(value, p)
-                case "cache_read_input_token_cost":
-                    info.cacheReadInputTokenCost = try reader.double(value, p)
-                    reader.warnings.append("\(p): accepted and ignored (no per-request cost is computed yet)")
+                case "input_cost_per_token": info.inputCostPerToken = try reader.price(value, p)
+                case "output_cost_per_token": info.outputCostPerToken = try reader.price(value, p)
+                case "cache_read_input_token_cost": info.cacheReadInputTokenCost = try reader.price(value, p)
                 case "max_input_tokens":
                     info.maxInputTokens = try reader.positiveInt(value, p)
                     reader.warnings.append("\(p): accepted and ignored (prompts are not counted before routing; "

@@ -13,8 +13,10 @@ struct GatewayPipeline: Sendable {
     let cache: CacheLayer?
     /// The model group a request without `model` goes to (the quick path's served model); nil = required.
     var defaultModel: String?
-    /// What the caches saved at `model_info` prices.
-    let savings: CostSavings
+    /// The deployments' `model_info` prices: what an answer costs and what each layer saved.
+    let prices: PriceBook
+    /// Cost and savings per key and group, and the recent spend records.
+    let ledger: CostLedger
     /// Per-key rpm / tpm limits.
     let limiter: RateLimiter
 
@@ -24,7 +26,8 @@ struct GatewayPipeline: Sendable {
         self.cache = cache
         self.defaultModel = defaultModel
         self.limiter = limiter
-        savings = CostSavings(router: router)
+        prices = PriceBook(router: router, isLocal: { $0.provider is LocalProvider })
+        ledger = CostLedger()
     }
 }
 
