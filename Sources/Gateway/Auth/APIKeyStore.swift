@@ -47,6 +47,13 @@ public enum Caller: Sendable, Equatable {
         return true
     }
 
+    /// Whether the caller may read `key`'s spend and info (`/key/info`): the master key (or anyone on an
+    /// open server) for every key, a virtual key for itself only.
+    public func mayReadSpend(of key: VirtualKeyConfig) -> Bool {
+        guard case .key(let own) = self else { return true }
+        return APIKeyStore.constantTimeEqual(APIKeyStore.digest(own.key), APIKeyStore.digest(key.key))
+    }
+
     /// Whether the caller may use model group `model` (a key with an empty `models` list may use all).
     public func mayUse(model: String) -> Bool {
         guard case .key(let k) = self, !k.models.isEmpty else { return true }
@@ -79,6 +86,22 @@ public struct APIKeyStore: Sendable {
         if let master, Self.constantTimeEqual(master, presented) { found = .master }
         for (digest, config) in keys where Self.constantTimeEqual(digest, presented) && found == nil {
             found = .key(config)
+        }
+        return found
+    }
+
+    /// The configured virtual keys.
+    public var virtualKeys: [VirtualKeyConfig] { keys.map(\.config) }
+
+    /// The virtual key named by `presented`: the key itself or its hashed token (LiteLLM's `/key/info?key=`
+    /// takes either); every key is compared, in constant time.
+    public func key(presented: String) -> VirtualKeyConfig? {
+        let digest = Self.digest(presented), hashed = Array(presented.lowercased().utf8)
+        var found: VirtualKeyConfig?
+        for (d, config) in keys {
+            let byKey = Self.constantTimeEqual(d, digest)
+            let byHash = Self.constantTimeEqual(Array(d.map { String(format: "%02x", $0) }.joined().utf8), hashed)
+            if (byKey || byHash) && found == nil { found = config }
         }
         return found
     }

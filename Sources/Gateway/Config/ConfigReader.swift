@@ -139,6 +139,15 @@ struct ConfigReader {
         return d
     }
 
+    /// An amount in USD from 0 to `USDAmount.maxConfigDollars` (budgets), exact in pico-dollars, or nil.
+    func usd(_ node: Node, _ path: String) throws(ConfigError) -> USDAmount? {
+        guard let d = try double(node, path) else { return nil }
+        guard let amount = USDAmount(dollars: d) else {
+            throw ConfigError("\(path): expected an amount in USD from 0 to \(Int(USDAmount.maxConfigDollars)), got \(d)")
+        }
+        return amount
+    }
+
     /// An integer > 0 (limits and counts), or nil.
     func positiveInt(_ node: Node, _ path: String) throws(ConfigError) -> Int? {
         let i = try int(node, path)

@@ -321,6 +321,16 @@ extension GatewayConfig {
             case "cache_namespace": entry.cacheNamespace = try reader.string(value, p)
             case "rpm", "rpm_limit": entry.rpm = try reader.int(value, p)
             case "tpm", "tpm_limit": entry.tpm = try reader.int(value, p)
+            case "max_budget": entry.maxBudget = try reader.usd(value, p)
+            case "soft_budget": entry.softBudget = try reader.usd(value, p)
+            case "budget_duration":
+                let text = try reader.string(value, p)
+                if let text {
+                    guard let duration = BudgetDuration(text) else {
+                        throw ConfigError("\(p): expected <n>s, <n>m, <n>h, <n>d, <n>w or <n>mo up to 10 years, got \"\(text.prefix(40))\"")
+                    }
+                    entry.budgetDuration = duration
+                }
             default: reader.unknownKey(p)
             }
         }

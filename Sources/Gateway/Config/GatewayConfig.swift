@@ -219,6 +219,12 @@ public struct VirtualKeyConfig: Sendable, Equatable {
     public var cacheNamespace: String?
     public var rpm: Int?
     public var tpm: Int?
+    /// LiteLLM's `max_budget`: at this spend in the current window the key is refused (`budget_exceeded`).
+    public var maxBudget: USDAmount?
+    /// LiteLLM's `soft_budget`: crossing it raises a `budget_crossed` alert, nothing is refused.
+    public var softBudget: USDAmount?
+    /// LiteLLM's `budget_duration`: spend starts again at 0 every window (nil: never).
+    public var budgetDuration: BudgetDuration?
 
     public init(key: String, alias: String? = nil, models: [String] = [], cacheNamespace: String? = nil,
                 rpm: Int? = nil, tpm: Int? = nil) {

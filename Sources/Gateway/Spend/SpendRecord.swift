@@ -74,7 +74,7 @@ public struct SpendRecord: Sendable, Equatable {
         ])
     }
 
-    static func iso8601(_ t: Double) -> String {
+    public static func iso8601(_ t: Double) -> String {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return f.string(from: Date(timeIntervalSince1970: t))

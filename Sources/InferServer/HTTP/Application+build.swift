@@ -44,6 +44,7 @@ func buildApplication(_ server: OpenAIServer, gateway build: GatewayBuild? = nil
     router.get("/global/spend/keys", use: spend.keys)
     router.get("/global/spend/models", use: spend.models)
     router.get("/spend/logs", use: spend.logs)
+    router.get("/key/info", use: KeyInfoRoute(server: server, spend: pipeline.spend).handle)
     let prefixAdmin = PrefixCacheAdminRoutes(server: server)
     router.get("/prefix_cache/stats", use: prefixAdmin.stats)
     router.post("/prefix_cache/reset", use: prefixAdmin.reset)

@@ -43,9 +43,11 @@ enum GatewayBuilder {
         // Cooldowns are shared through Redis when the router (router_settings.redis_*) or the cache names one.
         var cooldowns: (any CooldownStore)?
         var limits: any RateLimitStore = InMemoryRateLimitStore()
+        var spend: any SpendStore = InMemorySpendStore()
         if let redis = try Self.routerRedis(config.routerSettings) ?? (settings.enabled ? settings.redis : nil) {
             let client = RedisClient(configuration: redis, logger: logger)
             limits = RedisRateLimitStore(redis: client, prefix: settings.namespace ?? "infer")
+            spend = RedisSpendStore(redis: client)
             let policy = CooldownPolicy(cooldownTime: config.routerSettings.cooldownTime,
                                         allowedFails: config.routerSettings.allowedFails)
             cooldowns = RedisCooldownStore(redis: client, policy: policy,
@@ -84,7 +86,8 @@ enum GatewayBuilder {
         }
         let defaultModel = config.modelList.count == 1 ? config.modelList.first?.modelName : nil
         return GatewayBuild(pipeline: GatewayPipeline(router: router, cache: cache, defaultModel: defaultModel,
-                                                      limiter: RateLimiter(store: limits)),
+                                                      limiter: RateLimiter(store: limits),
+                                                      spend: SpendTracker(store: spend, prefix: settings.namespace ?? "infer")),
                             embedders: embedders)
     }
 

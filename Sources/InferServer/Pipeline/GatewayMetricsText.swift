@@ -4,7 +4,7 @@ import Gateway
 /// matches (so existing dashboards work): per-deployment successes, failures, cooldowns, fallbacks and
 /// latency; cache hits and misses; spend and savings per layer, per key and model group, at `model_info` prices.
 enum GatewayMetricsText {
-    static func render(_ pipeline: GatewayPipeline) async -> String {
+    static func render(_ pipeline: GatewayPipeline, virtualKeys: [VirtualKeyConfig]) async -> String {
         var out = PrometheusText()
         let escaped = PrometheusText.escaped
         let deployments = await pipeline.router.metricsSnapshot()
@@ -49,6 +49,14 @@ enum GatewayMetricsText {
         for (key, alias, totals) in keys {
             out.line("litellm_key_spend_metric_total",
                      "hashed_api_key=\"\(escaped(key))\",api_key_alias=\"\(escaped(alias ?? ""))\"", totals.spend.dollars)
+        }
+        out.head("litellm_remaining_api_key_budget_metric", "gauge",
+                 "USD a key may still spend in its budget window (keys with max_budget).")
+        for key in virtualKeys where key.maxBudget != nil {
+            let spent = await pipeline.spend.spend(key)
+            out.line("litellm_remaining_api_key_budget_metric", "hashed_api_key=\"\(APIKeyStore.hashedToken(key.key))\","
+                     + "api_key_alias=\"\(escaped(key.alias ?? ""))\"",
+                     (key.maxBudget ?? .zero).dollars - spent.dollars)
         }
         out.head("infer_cost_saved_usd_total", "counter",
                  "USD saved per layer (exact_hit, semantic_hit, prefix_cache, local_instead_of_fallback) and model group.")

@@ -16,7 +16,7 @@ extension GatewayPipeline {
             requestID: lookup.response?["id"]?.stringField ?? Self.requestID(), callType: Self.callType(r),
             apiKey: caller.spendID, keyAlias: caller.keyAlias, modelGroup: r.model, deploymentID: nil, apiBase: nil,
             usage: TokenUsage(promptTokens: 0, completionTokens: 0), attribution: attribution, cacheHit: layer,
-            cacheKey: lookup.key, startTime: start, endTime: Date().timeIntervalSince1970), logger: logger)
+            cacheKey: lookup.key, startTime: start, endTime: Date().timeIntervalSince1970), caller: caller, logger: logger)
         return attribution
     }
 
@@ -30,12 +30,15 @@ extension GatewayPipeline {
             requestID: id ?? Self.requestID(), callType: Self.callType(r), apiKey: caller.spendID,
             keyAlias: caller.keyAlias, modelGroup: r.model, deploymentID: routed.deploymentID,
             apiBase: routed.apiBase, usage: tokens, attribution: attribution, cacheHit: nil, cacheKey: nil,
-            startTime: start, endTime: Date().timeIntervalSince1970), logger: logger)
+            startTime: start, endTime: Date().timeIntervalSince1970), caller: caller, logger: logger)
         return attribution
     }
 
-    private func record(_ record: SpendRecord, logger: Logger) async {
+    private func record(_ record: SpendRecord, caller: Caller, logger: Logger) async {
         await ledger.record(record)
+        if case .key(let key) = caller, record.attribution.cost > .zero {
+            await spend.charge(key, record.attribution.cost)
+        }
         let saved = record.attribution.saved.values.reduce(USDAmount.zero, +)
         logger.info("spend", metadata: [
             "request_id": .string(record.requestID), "model": .string(record.modelGroup),

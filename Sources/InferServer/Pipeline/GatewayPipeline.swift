@@ -19,9 +19,13 @@ struct GatewayPipeline: Sendable {
     let ledger: CostLedger
     /// Per-key rpm / tpm limits.
     let limiter: RateLimiter
+    /// Per-key spend against `max_budget` (in Redis when configured).
+    let spend: SpendTracker
 
     init(router: ProviderRouter, cache: CacheLayer?, defaultModel: String?,
-         limiter: RateLimiter = RateLimiter(store: InMemoryRateLimitStore())) {
+         limiter: RateLimiter = RateLimiter(store: InMemoryRateLimitStore()),
+         spend: SpendTracker = SpendTracker(store: InMemorySpendStore())) {
+        self.spend = spend
         self.router = router
         self.cache = cache
         self.defaultModel = defaultModel
