@@ -269,6 +269,7 @@ extension GatewayConfig {
     private static func parseGeneralSettings(_ node: Node, _ path: String, _ reader: inout ConfigReader)
         throws(ConfigError) -> GeneralSettings {
         var settings = GeneralSettings()
+        var channels: [String] = [], webhookURL: String?
         for (key, value) in try reader.mapping(node, path) {
             let p = "\(path).\(key)"
             switch key {
@@ -299,12 +300,66 @@ extension GatewayConfig {
                     throw ConfigError("\(p): expected lpm or fcfs, got \"\(policy)\"")
                 }
                 settings.schedulePolicy = policy
+            case "alerting": channels = try reader.stringList(value, p)
+            case "alerting_args": try parseAlertingArgs(value, p, into: &settings, webhookURL: &webhookURL, &reader)
+            case "alerting_threshold":
+                reader.warnings.append("\(p): accepted and ignored (slow requests alert through alerting_args.p95_latency_threshold)")
             case "request_deadline", "request_deadline_seconds":
                 settings.requestDeadline = try reader.positiveDouble(value, p)
             default: reader.unknownKey(p)
             }
         }
+        for channel in channels {
+            let p = "\(path).alerting"
+            switch channel {
+            case "slack":
+                guard let url = reader.environment["SLACK_WEBHOOK_URL"] else {
+                    throw ConfigError("\(p): slack needs the environment variable SLACK_WEBHOOK_URL")
+                }
+                guard AlertNotifier.validURL(url) else { throw ConfigError("SLACK_WEBHOOK_URL: expected an http(s) URL") }
+                settings.alerting.append((.slack, url))
+            case "webhook":
+                guard let url = webhookURL ?? reader.environment["WEBHOOK_URL"] else {
+                    throw ConfigError("\(p): webhook needs alerting_args.webhook_url or the environment variable WEBHOOK_URL")
+                }
+                guard AlertNotifier.validURL(url) else {
+                    throw ConfigError("\(path).alerting_args.webhook_url: expected an http(s) URL of at most 2048 characters")
+                }
+                settings.alerting.append((.webhook, url))
+            default:
+                reader.warnings.append("\(p): \"\(channel.prefix(40))\" is not supported (slack, webhook); ignored")
+            }
+        }
         return settings
+    }
+
+    private static func parseAlertingArgs(_ node: Node, _ path: String, into settings: inout GeneralSettings,
+                                          webhookURL: inout String?, _ reader: inout ConfigReader) throws(ConfigError) {
+        func bounded(_ value: Node, _ p: String, _ range: ClosedRange<Double>) throws(ConfigError) -> Double? {
+            guard let d = try reader.double(value, p) else { return nil }
+            guard range.contains(d) else {
+                throw ConfigError("\(p): expected a number from \(range.lowerBound) to \(range.upperBound), got \(d)")
+            }
+            return d
+        }
+        var t = settings.alertThresholds
+        for (key, value) in try reader.mapping(node, path) {
+            let p = "\(path).\(key)"
+            switch key {
+            case "webhook_url": webhookURL = try reader.string(value, p)
+            case "error_rate_threshold": t.errorRate = try bounded(value, p, 0...1) ?? t.errorRate
+            case "p95_latency_threshold": t.p95LatencySeconds = try bounded(value, p, 0.001...86_400) ?? t.p95LatencySeconds
+            case "cache_hit_rate_threshold": t.cacheHitRate = try bounded(value, p, 0...1) ?? t.cacheHitRate
+            case "cost_spike_factor": t.costSpikeFactor = try bounded(value, p, 1...1_000) ?? t.costSpikeFactor
+            case "window": t.windowSeconds = try bounded(value, p, 1...3_000) ?? t.windowSeconds
+            case "min_requests": t.minSamples = Int(try bounded(value, p, 1...1_000_000) ?? Double(t.minSamples))
+            case "repeat_interval": t.repeatIntervalSeconds = try bounded(value, p, 1...604_800) ?? t.repeatIntervalSeconds
+            case "evaluation_interval":
+                settings.alertEvaluationInterval = try bounded(value, p, 0.1...3_600) ?? settings.alertEvaluationInterval
+            default: reader.unknownKey(p)
+            }
+        }
+        settings.alertThresholds = t
     }
 
     private static func parseKey(_ node: Node, _ path: String, _ reader: inout ConfigReader)

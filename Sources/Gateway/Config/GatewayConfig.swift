@@ -206,6 +206,13 @@ public struct GeneralSettings: Sendable {
     /// System prompts every tenant may share (our extension): with tenant isolation, a prompt that starts
     /// with one keeps that part of the prefix cache unsalted, and salts the rest.
     public var publicPrefixes: [String] = []
+    /// `alerting: [slack, webhook]` resolved to URLs (`SLACK_WEBHOOK_URL`; `alerting_args.webhook_url` or
+    /// `WEBHOOK_URL`); empty: no alerts.
+    public var alerting: [(AlertNotifier.Channel, String)] = []
+    /// `alerting_args`: the rules' thresholds and windows.
+    public var alertThresholds = AlertThresholds()
+    /// Seconds between two evaluations of the alert rules (`alerting_args.evaluation_interval`).
+    public var alertEvaluationInterval = 10.0
 
     public init() {}
 }

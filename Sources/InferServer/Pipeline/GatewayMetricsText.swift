@@ -50,6 +50,9 @@ enum GatewayMetricsText {
             out.line("litellm_key_spend_metric_total",
                      "hashed_api_key=\"\(escaped(key))\",api_key_alias=\"\(escaped(alias ?? ""))\"", totals.spend.dollars)
         }
+        if let up = await pipeline.alerts?.redisUp {
+            out.metric("infer_redis_up", "gauge", "Whether Redis answered PING at the last alert evaluation.", up ? 1 : 0)
+        }
         out.head("litellm_remaining_api_key_budget_metric", "gauge",
                  "USD a key may still spend in its budget window (keys with max_budget).")
         for key in virtualKeys where key.maxBudget != nil {

@@ -21,6 +21,8 @@ struct GatewayPipeline: Sendable {
     let limiter: RateLimiter
     /// Per-key spend against `max_budget` (in Redis when configured).
     let spend: SpendTracker
+    /// The alert rules (nil: `general_settings.alerting` is empty).
+    var alerts: AlertMonitor?
 
     init(router: ProviderRouter, cache: CacheLayer?, defaultModel: String?,
          limiter: RateLimiter = RateLimiter(store: InMemoryRateLimitStore()),

@@ -39,8 +39,23 @@ struct GatewayRoute: Sendable {
         let deadline: ContinuousClock.Instant
     }
 
+    /// The stages, observed by the alert rules (a 5xx or an unexpected error is a failed request).
     private func handle(_ request: Request, _ context: InferRequestContext, endpoint: Endpoint) async throws -> Response {
         let start = Date().timeIntervalSince1970
+        guard let alerts = gateway.alerts else { return try await stages(request, context, endpoint: endpoint, start: start) }
+        do {
+            let response = try await stages(request, context, endpoint: endpoint, start: start)
+            await alerts.request(failed: response.status.code >= 500, latency: Date().timeIntervalSince1970 - start)
+            return response
+        } catch {
+            let failed = (error as? OpenAIError).map { $0.status.code >= 500 } ?? true
+            await alerts.request(failed: failed, latency: Date().timeIntervalSince1970 - start)
+            throw error
+        }
+    }
+
+    private func stages(_ request: Request, _ context: InferRequestContext, endpoint: Endpoint,
+                        start: Double) async throws -> Response {
         let parsed = try await parse(request, endpoint: endpoint)
         let admission = try await admit(parsed, context.caller)
         let lookup = try await lookUp(parsed, admission, cacheControl: request.headers[.cacheControl])
@@ -93,8 +108,14 @@ struct GatewayRoute: Sendable {
     private func lookUp(_ r: GatewayRequest, _ a: Admission, cacheControl: String?) async throws -> CacheLookup? {
         guard let cache = gateway.cache else { return nil }
         do {
-            return try await cache.lookup(kind: r.cacheKind, body: r.fields.object, cacheControlHeader: cacheControl,
-                                          tenant: a.tenant, namespace: a.caller.cacheNamespace)
+            let lookup = try await cache.lookup(kind: r.cacheKind, body: r.fields.object, cacheControlHeader: cacheControl,
+                                                tenant: a.tenant, namespace: a.caller.cacheNamespace)
+            switch lookup.outcome {
+            case .hit, .semanticHit: await gateway.alerts?.cacheLookup(hit: true)
+            case .miss: await gateway.alerts?.cacheLookup(hit: false)
+            case .bypass, .disabled: break
+            }
+            return lookup
         } catch {
             throw OpenAIError.badParameter(error.field, error.message)
         }
