@@ -23,6 +23,7 @@ serve: deps models build
 # NOTE: no separate `swift build`: `swift test` builds every target (the `infer` binary the CLI and
 # end-to-end tests run included) with testing enabled; a plain build first would compile everything twice.
 test: deps models
+	scripts/check-alert-rules
 	INFER_REQUIRE_REDIS=1 swift test $(SWIFT_FLAGS)
 	tests/e2e/run
 

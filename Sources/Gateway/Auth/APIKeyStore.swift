@@ -18,6 +18,22 @@ public enum Caller: Sendable, Equatable {
         return "key:" + APIKeyStore.fingerprint(k.key)
     }
 
+    /// Who spend is charged to: LiteLLM's hashed token (SHA-256 hex of the key, as its `/key/info` and
+    /// `/spend/logs` report `api_key`) for a virtual key, `master` or `anonymous` otherwise. Never the key.
+    public var spendID: String {
+        switch self {
+        case .anonymous: "anonymous"
+        case .master: "master"
+        case .key(let k): APIKeyStore.hashedToken(k.key)
+        }
+    }
+
+    /// The virtual key's alias (`keys[].alias`), nil otherwise.
+    public var keyAlias: String? {
+        guard case .key(let k) = self else { return nil }
+        return k.alias
+    }
+
     /// The response-cache namespace of a virtual key (`keys[].cache_namespace`), nil otherwise.
     public var cacheNamespace: String? {
         guard case .key(let k) = self else { return nil }
@@ -29,6 +45,13 @@ public enum Caller: Sendable, Equatable {
     public var isAdmin: Bool {
         if case .key = self { return false }
         return true
+    }
+
+    /// Whether the caller may read `key`'s spend and info (`/key/info`): the master key (or anyone on an
+    /// open server) for every key, a virtual key for itself only.
+    public func mayReadSpend(of key: VirtualKeyConfig) -> Bool {
+        guard case .key(let own) = self else { return true }
+        return APIKeyStore.constantTimeEqual(APIKeyStore.digest(own.key), APIKeyStore.digest(key.key))
     }
 
     /// Whether the caller may use model group `model` (a key with an empty `models` list may use all).
@@ -67,9 +90,30 @@ public struct APIKeyStore: Sendable {
         return found
     }
 
+    /// The configured virtual keys.
+    public var virtualKeys: [VirtualKeyConfig] { keys.map(\.config) }
+
+    /// The virtual key named by `presented`: the key itself or its hashed token (LiteLLM's `/key/info?key=`
+    /// takes either); every key is compared, in constant time.
+    public func key(presented: String) -> VirtualKeyConfig? {
+        let digest = Self.digest(presented), hashed = Array(presented.lowercased().utf8)
+        var found: VirtualKeyConfig?
+        for (d, config) in keys {
+            let byKey = Self.constantTimeEqual(d, digest)
+            let byHash = Self.constantTimeEqual(Array(d.map { String(format: "%02x", $0) }.joined().utf8), hashed)
+            if (byKey || byHash) && found == nil { found = config }
+        }
+        return found
+    }
+
     /// A short, non-reversible id of a key for logs and tenant ids.
     public static func fingerprint(_ key: String) -> String {
         digest(key).prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// LiteLLM's `hash_token`: the SHA-256 of the key as 64 hex digits.
+    public static func hashedToken(_ key: String) -> String {
+        digest(key).map { String(format: "%02x", $0) }.joined()
     }
 
     static func digest(_ s: String) -> [UInt8] { Array(SHA256.hash(data: Data(s.utf8))) }

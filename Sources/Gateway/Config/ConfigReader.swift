@@ -130,6 +130,24 @@ struct ConfigReader {
         return d
     }
 
+    /// A per-token price in USD from 0 to 1 (`model_info.*_cost_per_token`), or nil.
+    func price(_ node: Node, _ path: String) throws(ConfigError) -> Double? {
+        let d = try double(node, path)
+        if let d, !(0...1).contains(d) {
+            throw ConfigError("\(path): expected a price in USD per token from 0 to 1, got \(d)")
+        }
+        return d
+    }
+
+    /// An amount in USD from 0 to `USDAmount.maxConfigDollars` (budgets), exact in pico-dollars, or nil.
+    func usd(_ node: Node, _ path: String) throws(ConfigError) -> USDAmount? {
+        guard let d = try double(node, path) else { return nil }
+        guard let amount = USDAmount(dollars: d) else {
+            throw ConfigError("\(path): expected an amount in USD from 0 to \(Int(USDAmount.maxConfigDollars)), got \(d)")
+        }
+        return amount
+    }
+
     /// An integer > 0 (limits and counts), or nil.
     func positiveInt(_ node: Node, _ path: String) throws(ConfigError) -> Int? {
         let i = try int(node, path)

@@ -90,11 +90,9 @@ extension GatewayConfig {
                 let p = "\(infoPath).\(key)"
                 switch key {
                 case "id": info.id = try reader.string(value, p)
-                case "input_cost_per_token": info.inputCostPerToken = try reader.double(value, p)
-                case "output_cost_per_token": info.outputCostPerToken = try reader.double(value, p)
-                case "cache_read_input_token_cost":
-                    info.cacheReadInputTokenCost = try reader.double(value, p)
-                    reader.warnings.append("\(p): accepted and ignored (no per-request cost is computed yet)")
+                case "input_cost_per_token": info.inputCostPerToken = try reader.price(value, p)
+                case "output_cost_per_token": info.outputCostPerToken = try reader.price(value, p)
+                case "cache_read_input_token_cost": info.cacheReadInputTokenCost = try reader.price(value, p)
                 case "max_input_tokens":
                     info.maxInputTokens = try reader.positiveInt(value, p)
                     reader.warnings.append("\(p): accepted and ignored (prompts are not counted before routing; "
@@ -346,6 +344,7 @@ extension GatewayConfig {
     private static func parseGeneralSettings(_ node: Node, _ path: String, _ reader: inout ConfigReader)
         throws(ConfigError) -> GeneralSettings {
         var settings = GeneralSettings()
+        var channels: [String] = [], webhookURL: String?
         for (key, value) in try reader.mapping(node, path) {
             let p = "\(path).\(key)"
             switch key {
@@ -376,12 +375,66 @@ extension GatewayConfig {
                     throw ConfigError("\(p): expected lpm or fcfs, got \"\(policy)\"")
                 }
                 settings.schedulePolicy = policy
+            case "alerting": channels = try reader.stringList(value, p)
+            case "alerting_args": try parseAlertingArgs(value, p, into: &settings, webhookURL: &webhookURL, &reader)
+            case "alerting_threshold":
+                reader.warnings.append("\(p): accepted and ignored (slow requests alert through alerting_args.p95_latency_threshold)")
             case "request_deadline", "request_deadline_seconds":
                 settings.requestDeadline = try reader.positiveDouble(value, p)
             default: reader.unknownKey(p)
             }
         }
+        for channel in channels {
+            let p = "\(path).alerting"
+            switch channel {
+            case "slack":
+                guard let url = reader.environment["SLACK_WEBHOOK_URL"] else {
+                    throw ConfigError("\(p): slack needs the environment variable SLACK_WEBHOOK_URL")
+                }
+                guard AlertNotifier.validURL(url) else { throw ConfigError("SLACK_WEBHOOK_URL: expected an http(s) URL") }
+                settings.alerting.append((.slack, url))
+            case "webhook":
+                guard let url = webhookURL ?? reader.environment["WEBHOOK_URL"] else {
+                    throw ConfigError("\(p): webhook needs alerting_args.webhook_url or the environment variable WEBHOOK_URL")
+                }
+                guard AlertNotifier.validURL(url) else {
+                    throw ConfigError("\(path).alerting_args.webhook_url: expected an http(s) URL of at most 2048 characters")
+                }
+                settings.alerting.append((.webhook, url))
+            default:
+                reader.warnings.append("\(p): \"\(channel.prefix(40))\" is not supported (slack, webhook); ignored")
+            }
+        }
         return settings
+    }
+
+    private static func parseAlertingArgs(_ node: Node, _ path: String, into settings: inout GeneralSettings,
+                                          webhookURL: inout String?, _ reader: inout ConfigReader) throws(ConfigError) {
+        func bounded(_ value: Node, _ p: String, _ range: ClosedRange<Double>) throws(ConfigError) -> Double? {
+            guard let d = try reader.double(value, p) else { return nil }
+            guard range.contains(d) else {
+                throw ConfigError("\(p): expected a number from \(range.lowerBound) to \(range.upperBound), got \(d)")
+            }
+            return d
+        }
+        var t = settings.alertThresholds
+        for (key, value) in try reader.mapping(node, path) {
+            let p = "\(path).\(key)"
+            switch key {
+            case "webhook_url": webhookURL = try reader.string(value, p)
+            case "error_rate_threshold": t.errorRate = try bounded(value, p, 0...1) ?? t.errorRate
+            case "p95_latency_threshold": t.p95LatencySeconds = try bounded(value, p, 0.001...86_400) ?? t.p95LatencySeconds
+            case "cache_hit_rate_threshold": t.cacheHitRate = try bounded(value, p, 0...1) ?? t.cacheHitRate
+            case "cost_spike_factor": t.costSpikeFactor = try bounded(value, p, 1...1_000) ?? t.costSpikeFactor
+            case "window": t.windowSeconds = try bounded(value, p, 1...3_000) ?? t.windowSeconds
+            case "min_requests": t.minSamples = Int(try bounded(value, p, 1...1_000_000) ?? Double(t.minSamples))
+            case "repeat_interval": t.repeatIntervalSeconds = try bounded(value, p, 1...604_800) ?? t.repeatIntervalSeconds
+            case "evaluation_interval":
+                settings.alertEvaluationInterval = try bounded(value, p, 0.1...3_600) ?? settings.alertEvaluationInterval
+            default: reader.unknownKey(p)
+            }
+        }
+        settings.alertThresholds = t
     }
 
     private static func parseKey(_ node: Node, _ path: String, _ reader: inout ConfigReader)
@@ -398,6 +451,16 @@ extension GatewayConfig {
             case "cache_namespace": entry.cacheNamespace = try reader.string(value, p)
             case "rpm", "rpm_limit": entry.rpm = try reader.int(value, p)
             case "tpm", "tpm_limit": entry.tpm = try reader.int(value, p)
+            case "max_budget": entry.maxBudget = try reader.usd(value, p)
+            case "soft_budget": entry.softBudget = try reader.usd(value, p)
+            case "budget_duration":
+                let text = try reader.string(value, p)
+                if let text {
+                    guard let duration = BudgetDuration(text) else {
+                        throw ConfigError("\(p): expected <n>s, <n>m, <n>h, <n>d, <n>w or <n>mo up to 10 years, got \"\(text.prefix(40))\"")
+                    }
+                    entry.budgetDuration = duration
+                }
             default: reader.unknownKey(p)
             }
         }

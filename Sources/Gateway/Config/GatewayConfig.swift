@@ -229,6 +229,13 @@ public struct GeneralSettings: Sendable {
     /// System prompts every tenant may share (our extension): with tenant isolation, a prompt that starts
     /// with one keeps that part of the prefix cache unsalted, and salts the rest.
     public var publicPrefixes: [String] = []
+    /// `alerting: [slack, webhook]` resolved to URLs (`SLACK_WEBHOOK_URL`; `alerting_args.webhook_url` or
+    /// `WEBHOOK_URL`); empty: no alerts.
+    public var alerting: [(AlertNotifier.Channel, String)] = []
+    /// `alerting_args`: the rules' thresholds and windows.
+    public var alertThresholds = AlertThresholds()
+    /// Seconds between two evaluations of the alert rules (`alerting_args.evaluation_interval`).
+    public var alertEvaluationInterval = 10.0
 
     public init() {}
 }
@@ -242,6 +249,12 @@ public struct VirtualKeyConfig: Sendable, Equatable {
     public var cacheNamespace: String?
     public var rpm: Int?
     public var tpm: Int?
+    /// LiteLLM's `max_budget`: at this spend in the current window the key is refused (`budget_exceeded`).
+    public var maxBudget: USDAmount?
+    /// LiteLLM's `soft_budget`: crossing it raises a `budget_crossed` alert, nothing is refused.
+    public var softBudget: USDAmount?
+    /// LiteLLM's `budget_duration`: spend starts again at 0 every window (nil: never).
+    public var budgetDuration: BudgetDuration?
 
     public init(key: String, alias: String? = nil, models: [String] = [], cacheNamespace: String? = nil,
                 rpm: Int? = nil, tpm: Int? = nil) {

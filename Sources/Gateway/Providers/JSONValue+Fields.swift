@@ -1,7 +1,7 @@
 extension JSONValue {
     /// A copy of this object with `key` set to `value` (replaced in place, or appended); `nil` removes
     /// the key. Non-objects are returned unchanged.
-    func settingField(_ key: String, _ value: JSONValue?) -> JSONValue {
+    public func settingField(_ key: String, _ value: JSONValue?) -> JSONValue {
         guard case .object(var pairs) = self else { return self }
         if let index = pairs.firstIndex(where: { $0.0 == key }) {
             if let value { pairs[index].1 = value } else { pairs.remove(at: index) }
@@ -12,7 +12,7 @@ extension JSONValue {
     }
 
     /// The string payload, if this is a string.
-    var stringField: String? {
+    public var stringField: String? {
         if case .string(let s) = self { return s }
         return nil
     }

@@ -64,6 +64,11 @@ public final class ProviderRouter: Sendable {
                   latencies: latencies, logger: logger)
     }
 
+    /// Seconds left of a deployment's cooldown; nil when it is in rotation.
+    public func cooldownRemaining(deploymentID: String) async -> Double? {
+        await cooldowns.cooldownRemaining(deploymentID: deploymentID)
+    }
+
     /// Per-deployment counters, in config order.
     public func metricsSnapshot() async -> [DeploymentMetrics] { await state.snapshot() }
 

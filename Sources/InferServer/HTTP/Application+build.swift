@@ -41,6 +41,11 @@ func buildApplication(_ server: OpenAIServer, gateway build: GatewayBuild? = nil
     router.post("/cache/delete", use: admin.delete)
     router.post("/cache/flushall", use: admin.flushAll)
     router.get("/cache/stats", use: admin.stats)
+    let spend = SpendRoutes(server: server, ledger: pipeline.ledger)
+    router.get("/global/spend/keys", use: spend.keys)
+    router.get("/global/spend/models", use: spend.models)
+    router.get("/spend/logs", use: spend.logs)
+    router.get("/key/info", use: KeyInfoRoute(server: server, spend: pipeline.spend).handle)
     if let local = server.local {
         let prefixAdmin = PrefixCacheAdminRoutes(server: server, local: local)
         router.get("/prefix_cache/stats", use: prefixAdmin.stats)

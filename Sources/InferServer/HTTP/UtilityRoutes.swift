@@ -102,7 +102,7 @@ struct UtilityRoutes: Sendable {
 
     func metrics(_ request: Request, _ context: some RequestContext) async throws -> Response {
         var text = await server.metrics.render(engine: server.local?.engine.stats(), openConnections: server.connections.value)
-        if let pipeline { text += await GatewayMetricsText.render(pipeline) }
+        if let pipeline { text += await GatewayMetricsText.render(pipeline, virtualKeys: server.keys.virtualKeys) }
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }

@@ -44,9 +44,13 @@ enum GatewayBuilder {
         var cooldowns: (any CooldownStore)?
         var latencies: (any LatencyStore)?
         var limits: any RateLimitStore = InMemoryRateLimitStore()
+        var spend: any SpendStore = InMemorySpendStore()
+        var redisHealthy: (@Sendable () async -> Bool)?
         if let redis = try Self.routerRedis(config.routerSettings) ?? (settings.enabled ? settings.redis : nil) {
             let client = RedisClient(configuration: redis, logger: logger)
             limits = RedisRateLimitStore(redis: client, prefix: settings.namespace ?? "infer")
+            spend = RedisSpendStore(redis: client)
+            redisHealthy = { (try? await client.command(["PING"])) != nil }
             let policy = CooldownPolicy(cooldownTime: config.routerSettings.cooldownTime,
                                         allowedFails: config.routerSettings.allowedFails)
             cooldowns = RedisCooldownStore(redis: client, policy: policy,
@@ -85,9 +89,22 @@ enum GatewayBuilder {
                 + (settings.namespace.map { ", namespace \($0)" } ?? ""))
         }
         let defaultModel = config.modelList.count == 1 ? config.modelList.first?.modelName : nil
-        return GatewayBuild(pipeline: GatewayPipeline(router: router, cache: cache, defaultModel: defaultModel,
-                                                      limiter: RateLimiter(store: limits)),
-                            embedders: embedders)
+        var pipeline = GatewayPipeline(router: router, cache: cache, defaultModel: defaultModel,
+                                       limiter: RateLimiter(store: limits),
+                                       spend: SpendTracker(store: spend, prefix: settings.namespace ?? "infer"))
+        let g = config.generalSettings
+        if !g.alerting.isEmpty {
+            if redisHealthy == nil, let redis = cache?.redis { redisHealthy = { (try? await redis.command(["PING"])) != nil } }
+            let monitor = AlertMonitor(thresholds: g.alertThresholds,
+                                       notifier: AlertNotifier(targets: g.alerting, logger: logger), router: router,
+                                       interval: g.alertEvaluationInterval, redisHealthy: redisHealthy,
+                                       keys: config.keys, spend: pipeline.spend)
+            await monitor.start()
+            pipeline.alerts = monitor
+            Console.error("[serve] alerts: " + g.alerting.map(\.0.rawValue).joined(separator: ", ")
+                + " every \(g.alertEvaluationInterval) s")
+        }
+        return GatewayBuild(pipeline: pipeline, embedders: embedders)
     }
 
     /// Where `make run` / `models/install` put MiniLM.

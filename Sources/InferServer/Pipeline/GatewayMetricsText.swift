@@ -2,9 +2,9 @@ import Gateway
 
 /// Prometheus text for the router and the response caches, under LiteLLM's metric names where the meaning
 /// matches (so existing dashboards work): per-deployment successes, failures, cooldowns, fallbacks and
-/// latency; cache hits and misses; the cost the caches saved at the groups' `model_info` prices.
+/// latency; cache hits and misses; spend and savings per layer, per key and model group, at `model_info` prices.
 enum GatewayMetricsText {
-    static func render(_ pipeline: GatewayPipeline) async -> String {
+    static func render(_ pipeline: GatewayPipeline, virtualKeys: [VirtualKeyConfig]) async -> String {
         var out = PrometheusText()
         let escaped = PrometheusText.escaped
         let deployments = await pipeline.router.metricsSnapshot()
@@ -64,11 +64,41 @@ enum GatewayMetricsText {
             out.metric("infer_cache_bypasses_total", "counter",
                        "Requests that skipped the cache (controls or a dead backend).", number("bypasses"))
         }
-        let saved = await pipeline.savings.snapshot()
+        let keys = await pipeline.ledger.keys(), groups = await pipeline.ledger.groups()
+        out.head("litellm_spend_metric_total", "counter", "Spend in USD at model_info prices, per key and model group.")
+        for (group, totals) in groups {
+            out.line("litellm_spend_metric_total", "model=\"\(escaped(group))\"", totals.spend.dollars)
+        }
+        out.head("litellm_key_spend_metric_total", "counter", "Spend in USD at model_info prices, per key.")
+        for (key, alias, totals) in keys {
+            out.line("litellm_key_spend_metric_total",
+                     "hashed_api_key=\"\(escaped(key))\",api_key_alias=\"\(escaped(alias ?? ""))\"", totals.spend.dollars)
+        }
+        if let up = await pipeline.alerts?.redisUp {
+            out.metric("infer_redis_up", "gauge", "Whether Redis answered PING at the last alert evaluation.", up ? 1 : 0)
+        }
+        out.head("litellm_remaining_api_key_budget_metric", "gauge",
+                 "USD a key may still spend in its budget window (keys with max_budget).")
+        for key in virtualKeys where key.maxBudget != nil {
+            let spent = await pipeline.spend.spend(key)
+            out.line("litellm_remaining_api_key_budget_metric", "hashed_api_key=\"\(APIKeyStore.hashedToken(key.key))\","
+                     + "api_key_alias=\"\(escaped(key.alias ?? ""))\"",
+                     (key.maxBudget ?? .zero).dollars - spent.dollars)
+        }
         out.head("infer_cost_saved_usd_total", "counter",
-                 "Price of the tokens the response caches served, at the requested group's model_info prices.")
-        for (group, usd) in saved.sorted(by: { $0.key < $1.key }) {
-            out.line("infer_cost_saved_usd_total", "model_group=\"\(escaped(group))\"", usd)
+                 "USD saved per layer (exact_hit, semantic_hit, prefix_cache, local_instead_of_fallback) and model group.")
+        for (group, totals) in groups {
+            for layer in SavingsLayer.allCases {
+                out.line("infer_cost_saved_usd_total", "model_group=\"\(escaped(group))\",layer=\"\(layer.rawValue)\"",
+                         totals.saved[layer]?.dollars ?? 0)
+            }
+        }
+        out.head("infer_key_cost_saved_usd_total", "counter", "USD saved per layer and key.")
+        for (key, alias, totals) in keys {
+            for layer in SavingsLayer.allCases {
+                out.line("infer_key_cost_saved_usd_total", "hashed_api_key=\"\(escaped(key))\",api_key_alias=\""
+                         + "\(escaped(alias ?? ""))\",layer=\"\(layer.rawValue)\"", totals.saved[layer]?.dollars ?? 0)
+            }
         }
         return out.text
     }

@@ -13,20 +13,29 @@ struct GatewayPipeline: Sendable {
     let cache: CacheLayer?
     /// The model group a request without `model` goes to (the quick path's served model); nil = required.
     var defaultModel: String?
-    /// What the caches saved at `model_info` prices.
-    let savings: CostSavings
+    /// The deployments' `model_info` prices: what an answer costs and what each layer saved.
+    let prices: PriceBook
+    /// Cost and savings per key and group, and the recent spend records.
+    let ledger: CostLedger
     /// Per-key rpm / tpm limits.
     let limiter: RateLimiter
     /// `router_settings.cascades`.
     let cascades: CascadeRouter
+    /// Per-key spend against `max_budget` (in Redis when configured).
+    let spend: SpendTracker
+    /// The alert rules (nil: `general_settings.alerting` is empty).
+    var alerts: AlertMonitor?
 
     init(router: ProviderRouter, cache: CacheLayer?, defaultModel: String?,
-         limiter: RateLimiter = RateLimiter(store: InMemoryRateLimitStore())) {
+         limiter: RateLimiter = RateLimiter(store: InMemoryRateLimitStore()),
+         spend: SpendTracker = SpendTracker(store: InMemorySpendStore())) {
+        self.spend = spend
         self.router = router
         self.cache = cache
         self.defaultModel = defaultModel
         self.limiter = limiter
-        savings = CostSavings(router: router)
+        prices = PriceBook(router: router, isLocal: { $0.provider is LocalProvider })
+        ledger = CostLedger()
         cascades = CascadeRouter(router: router)
     }
 }

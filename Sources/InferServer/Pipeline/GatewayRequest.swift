@@ -53,12 +53,19 @@ struct GatewayRequest: Sendable {
     /// Gateway-only request fields, never sent upstream (OpenAI rejects unknown parameters).
     static let gatewayFields: Set<String> = ["cache", "fallbacks", "disable_fallbacks"]
 
-    /// The request every deployment gets: the body without the gateway-only fields.
+    /// The request every deployment gets: the body without the gateway-only fields. A stream always asks
+    /// for the usage chunk (its cost is its usage; `StreamUsageTap` hides it again from a client that did
+    /// not ask).
     func providerRequest(tenant: String?, maxResponseBytes: Int) -> ProviderRequest {
         var body = fields.object
         if case .object(let pairs) = body { body = .object(pairs.filter { !Self.gatewayFields.contains($0.0) }) }
+        if stream, !includeUsage {
+            var options = JSONValue.object([])
+            if let given = body["stream_options"], case .object = given { options = given }
+            body = body.settingField("stream_options", options.settingField("include_usage", JSONValue.bool(true)))
+        }
         var request = ProviderRequest(endpoint: endpoint, body: body, stream: stream, tenant: tenant)
-        request.includeUsage = includeUsage
+        request.includeUsage = stream
         request.session = session
         request.maxResponseBytes = maxResponseBytes
         return request

@@ -39,15 +39,31 @@ struct GatewayRoute: Sendable {
         let deadline: ContinuousClock.Instant
     }
 
+    /// The stages, observed by the alert rules (a 5xx or an unexpected error is a failed request).
     private func handle(_ request: Request, _ context: InferRequestContext, endpoint: Endpoint) async throws -> Response {
+        let start = Date().timeIntervalSince1970
+        guard let alerts = gateway.alerts else { return try await stages(request, context, endpoint: endpoint, start: start) }
+        do {
+            let response = try await stages(request, context, endpoint: endpoint, start: start)
+            await alerts.request(failed: response.status.code >= 500, latency: Date().timeIntervalSince1970 - start)
+            return response
+        } catch {
+            let failed = (error as? OpenAIError).map { $0.status.code >= 500 } ?? true
+            await alerts.request(failed: failed, latency: Date().timeIntervalSince1970 - start)
+            throw error
+        }
+    }
+
+    private func stages(_ request: Request, _ context: InferRequestContext, endpoint: Endpoint,
+                        start: Double) async throws -> Response {
         let parsed = try await parse(request, endpoint: endpoint)
         let admission = try await admit(parsed, context.caller)
         let lookup = try await lookUp(parsed, admission, cacheControl: request.headers[.cacheControl])
         if let lookup, let cached = lookup.response {
-            return await replay(cached, lookup, parsed, logger: context.logger)
+            return await replay(cached, lookup, parsed, admission, start: start, logger: context.logger)
         }
         let routed = try await route(parsed, admission, context)
-        return await respond(routed, parsed, admission, lookup: lookup, logger: context.logger)
+        return await respond(routed, parsed, admission, lookup: lookup, start: start, logger: context.logger)
     }
 
     /// The sticky-session header.
@@ -77,6 +93,11 @@ struct GatewayRoute: Sendable {
         var key: VirtualKeyConfig?
         if case .key(let k) = caller {
             key = k
+            if let over = await gateway.spend.check(k) {
+                // LiteLLM's BudgetExceededError as its proxy renders it (status 422 since v1.7x, was 400/429).
+                throw OpenAIError(status: .unprocessableContent, message: over.message, type: "budget_exceeded",
+                                  param: nil, code: "422")
+            }
             if let wait = await gateway.limiter.admit(k) {
                 let seconds = CheckedConversion.wholeSeconds(wait)
                 throw OpenAIError(status: .tooManyRequests,
@@ -93,17 +114,24 @@ struct GatewayRoute: Sendable {
     private func lookUp(_ r: GatewayRequest, _ a: Admission, cacheControl: String?) async throws -> CacheLookup? {
         guard let cache = gateway.cache else { return nil }
         do {
-            return try await cache.lookup(kind: r.cacheKind, body: r.fields.object, cacheControlHeader: cacheControl,
-                                          tenant: a.tenant, namespace: a.caller.cacheNamespace)
+            let lookup = try await cache.lookup(kind: r.cacheKind, body: r.fields.object, cacheControlHeader: cacheControl,
+                                                tenant: a.tenant, namespace: a.caller.cacheNamespace)
+            switch lookup.outcome {
+            case .hit, .semanticHit: await gateway.alerts?.cacheLookup(hit: true)
+            case .miss: await gateway.alerts?.cacheLookup(hit: false)
+            case .bypass, .disabled: break
+            }
+            return lookup
         } catch {
             throw OpenAIError.badParameter(error.field, error.message)
         }
     }
 
     /// 3b. A cache hit, as JSON or replayed as SSE.
-    private func replay(_ cached: JSONValue, _ lookup: CacheLookup, _ r: GatewayRequest, logger: Logger) async -> Response {
-        let headers = Self.fields(lookup.headers)
-        await gateway.savings.recordHit(group: r.model, usage: lookup.storedUsage)
+    private func replay(_ cached: JSONValue, _ lookup: CacheLookup, _ r: GatewayRequest, _ a: Admission, start: Double,
+                        logger: Logger) async -> Response {
+        let cost = await gateway.recordHit(r, caller: a.caller, lookup: lookup, start: start, logger: logger).cost
+        let headers = Self.fields(lookup.headers + [(Self.costHeader, cost.description)])
         guard r.stream else { return server.json(cached, headers: headers) }
         let chunks = CacheReplay.streamChunks(from: cached, includeUsage: r.includeUsage)
         return server.events(AsyncThrowingStream { c in
@@ -142,34 +170,47 @@ struct GatewayRoute: Sendable {
         }
     }
 
-    /// 5. The answer; stored in the cache and charged to the key (streams: once they complete normally).
+    /// 5. The answer; priced, stored in the cache and charged to the key (streams: once they complete
+    /// normally; a stream's cost is not known when its headers go out, so only JSON answers carry
+    /// `x-litellm-response-cost`, and a stream's cost is in the log, the spend log and the key's spend).
     private func respond(_ routed: RoutedResult, _ r: GatewayRequest, _ a: Admission, lookup: CacheLookup?,
-                         logger: Logger) async -> Response {
-        let headers = Self.fields((lookup?.headers ?? []) + routed.headers)
-        let cache = gateway.cache, limiter = gateway.limiter, key = a.key
+                         start: Double, logger: Logger) async -> Response {
+        let cache = gateway.cache, limiter = gateway.limiter, key = a.key, gateway = gateway
         switch routed.result {
         case .response(let json):
             if let cache, let lookup { await cache.store(lookup, response: json) }
             if let key, case .int(let tokens)? = json["usage"]?["total_tokens"] {
                 await limiter.charge(key, tokens: tokens)
             }
+            let cost = await gateway.recordAnswer(r, caller: a.caller, routed: routed, id: json["id"]?.stringField,
+                                                  usage: json["usage"], start: start, logger: logger).cost
+            let headers = Self.fields((lookup?.headers ?? []) + routed.headers + [(Self.costHeader, cost.description)])
             return server.json(json, headers: headers)
         case .stream(let routedChunks):
+            let headers = Self.fields((lookup?.headers ?? []) + routed.headers)
             let seconds = server.settings.limits.requestDeadline
-            let chunks = RequestDeadline.stream(routedChunks, until: a.deadline, seconds: seconds)
-            var store: (@Sendable ([JSONValue]) async -> Void)?
-            if cache != nil || key != nil {
-                store = { sent in
-                    let assembled = CacheReplay.assemble(chunks: sent)
-                    if let cache, let lookup, let assembled { await cache.store(lookup, response: assembled) }
-                    if let key, case .int(let tokens)? = assembled?["usage"]?["total_tokens"] {
-                        await limiter.charge(key, tokens: tokens)
-                    }
+            let tap = StreamUsageTap()
+            let chunks = tap.tap(RequestDeadline.stream(routedChunks, until: a.deadline, seconds: seconds),
+                                 includeUsage: r.includeUsage)
+            let store: @Sendable ([JSONValue]) async -> Void = { sent in
+                let usage = tap.usage
+                var assembled = CacheReplay.assemble(chunks: sent)
+                if let usage, assembled != nil, assembled?["usage"] == nil {
+                    assembled = assembled?.settingField("usage", usage)
                 }
+                if let cache, let lookup, let assembled { await cache.store(lookup, response: assembled) }
+                if let key, case .int(let tokens)? = usage?["total_tokens"] {
+                    await limiter.charge(key, tokens: tokens)
+                }
+                _ = await gateway.recordAnswer(r, caller: a.caller, routed: routed, id: sent.first?["id"]?.stringField,
+                                               usage: usage, start: start, logger: logger)
             }
             return server.events(chunks, headers: headers, logger: logger, onComplete: store)
         }
     }
+
+    /// LiteLLM's response header with the request's price in USD.
+    static let costHeader = "x-litellm-response-cost"
 
     static func fields(_ pairs: [(String, String)]) -> HTTPFields {
         var fields = HTTPFields()

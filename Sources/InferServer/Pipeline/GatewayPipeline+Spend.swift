@@ -1,0 +1,57 @@
+import Foundation
+import Gateway
+import Logging
+
+/// Pricing and recording of answered requests: the one place that turns an answer into a `SpendRecord`
+/// (the ledger's totals, the spend log, one info log line per request).
+extension GatewayPipeline {
+    /// Prices and records a cache hit on `r` (it costs 0; the stored usage is what it saved).
+    func recordHit(_ r: GatewayRequest, caller: Caller, lookup: CacheLookup, start: Double, logger: Logger) async
+        -> CostAttribution {
+        var layer = "exact"
+        if case .semanticHit = lookup.outcome { layer = "semantic" }
+        let usage = TokenUsage(lookup.storedUsage)
+        let attribution = prices.cacheHit(group: r.model, semantic: layer == "semantic", usage: usage)
+        await record(SpendRecord(
+            requestID: lookup.response?["id"]?.stringField ?? Self.requestID(), callType: Self.callType(r),
+            apiKey: caller.spendID, keyAlias: caller.keyAlias, modelGroup: r.model, deploymentID: nil, apiBase: nil,
+            usage: TokenUsage(promptTokens: 0, completionTokens: 0), attribution: attribution, cacheHit: layer,
+            cacheKey: lookup.key, startTime: start, endTime: Date().timeIntervalSince1970), caller: caller, logger: logger)
+        return attribution
+    }
+
+    /// Prices and records an answer of `routed` whose `usage` the deployment reported (nil: unknown, priced 0).
+    func recordAnswer(_ r: GatewayRequest, caller: Caller, routed: RoutedResult, id: String?, usage: JSONValue?,
+                      start: Double, logger: Logger) async -> CostAttribution {
+        let tokens = TokenUsage(usage) ?? TokenUsage(promptTokens: 0, completionTokens: 0)
+        let attribution = prices.answered(group: r.model, deploymentID: routed.deploymentID, usage: tokens)
+        if usage == nil { logger.warning("no usage reported by deployment \(routed.deploymentID): priced at 0") }
+        await record(SpendRecord(
+            requestID: id ?? Self.requestID(), callType: Self.callType(r), apiKey: caller.spendID,
+            keyAlias: caller.keyAlias, modelGroup: r.model, deploymentID: routed.deploymentID,
+            apiBase: routed.apiBase, usage: tokens, attribution: attribution, cacheHit: nil, cacheKey: nil,
+            startTime: start, endTime: Date().timeIntervalSince1970), caller: caller, logger: logger)
+        return attribution
+    }
+
+    private func record(_ record: SpendRecord, caller: Caller, logger: Logger) async {
+        await ledger.record(record)
+        await alerts?.cost(record.attribution.cost)
+        if case .key(let key) = caller, record.attribution.cost > .zero {
+            await spend.charge(key, record.attribution.cost)
+        }
+        let saved = record.attribution.saved.values.reduce(USDAmount.zero, +)
+        logger.info("spend", metadata: [
+            "request_id": .string(record.requestID), "model": .string(record.modelGroup),
+            "model_id": .string(record.deploymentID ?? "-"), "cache": .string(record.cacheHit ?? "miss"),
+            "prompt_tokens": .stringConvertible(record.usage.promptTokens),
+            "cached_tokens": .stringConvertible(record.usage.cachedTokens),
+            "completion_tokens": .stringConvertible(record.usage.completionTokens),
+            "cost_usd": .string(record.attribution.cost.description), "saved_usd": .string(saved.description),
+        ])
+    }
+
+    static func callType(_ r: GatewayRequest) -> String { r.endpoint == .chat ? "acompletion" : "atext_completion" }
+
+    static func requestID() -> String { "req-" + UUID().uuidString.lowercased() }
+}
