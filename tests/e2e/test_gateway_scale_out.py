@@ -122,7 +122,9 @@ def test_prefix_aware_caches_clearly_more_than_simple_shuffle(gw_prefix, gw_shuf
     assert len(set().union(*where.values())) == 2
     # Prefix-aware: every repeat of a document is a hit (about 2/3 of all prompt tokens minus the questions).
     assert prefix_share >= 0.5
-    assert prefix_share >= shuffle_share + 0.2
+    # simple-shuffle measured 0.14 and 0.33 here (each repeat lands on the instance holding it half the time, and
+    # LRU drops it when every instance cycles through all 8 documents); prefix-aware 0.63 both times.
+    assert prefix_share >= shuffle_share + 0.15
 
 
 def test_sticky_sessions(gw_shuffle):
