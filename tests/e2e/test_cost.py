@@ -59,6 +59,7 @@ model_list:
     model_info: {{id: remote-gemma, input_cost_per_token: 0.000001, output_cost_per_token: 0.000002}}
   - model_name: minilm
     litellm_params: {{model: local/{EMBEDDINGS}}}
+    model_info: {{id: minilm-local, input_cost_per_token: 1e-9}}
 router_settings:
   fallbacks: [{{"gemma": ["remote-gemma"]}}]
 litellm_settings:
@@ -195,3 +196,14 @@ def test_prometheus_has_spend_and_savings_per_key_and_group(gateway):
                and float(l.rsplit(" ", 1)[1]) > 0 for l in text.splitlines())
     assert any(l.startswith("infer_key_cost_saved_usd_total{") and hashed(BOB) in l and 'layer="exact_hit"' in l
                for l in text.splitlines())
+
+
+def test_embeddings_are_priced_and_recorded(gateway):
+    raw = gateway.client(api_key=ALICE).embeddings.with_raw_response.create(
+        model="minilm", input=["A sentence only the embeddings cost test sends.", "And a second one, equally unique."])
+    r = raw.parse()
+    assert r.usage.prompt_tokens > 0
+    assert D(raw.headers["x-litellm-response-cost"]) == r.usage.prompt_tokens * D("1e-9")
+    row = admin(gateway, f"/spend/logs?api_key={hashed(ALICE)}").json()[-1]
+    assert row["call_type"] == "aembedding" and row["model_id"] == "minilm-local"
+    assert row["prompt_tokens"] == r.usage.prompt_tokens

@@ -30,7 +30,8 @@ func buildApplication(_ server: OpenAIServer, gateway build: GatewayBuild? = nil
     let pipeline = build?.pipeline ?? .quickPath(server, logger: logger)
     let routes = GatewayRoute(server: server, gateway: pipeline)
     let utility = UtilityRoutes(server: server, groups: pipeline.router.groupNames, pipeline: pipeline)
-    let embeddings = EmbeddingsRoute(server: server, embedders: build?.embedders ?? [:], cache: pipeline.cache)
+    let embeddings = EmbeddingsRoute(server: server, embedders: build?.embedders ?? [:], cache: pipeline.cache,
+                                     gateway: pipeline)
     let admin = CacheAdminRoutes(server: server, cache: pipeline.cache)
     router.post("/v1/chat/completions", use: routes.chat)
     router.post("/v1/completions", use: routes.completions)

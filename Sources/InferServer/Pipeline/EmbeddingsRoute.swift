@@ -13,6 +13,8 @@ struct EmbeddingsRoute: Sendable {
     /// Model group name -> model.
     let embedders: [String: LocalEmbedder]
     let cache: CacheLayer?
+    /// Prices, spend and budgets.
+    let gateway: GatewayPipeline
 
     /// Inputs per request (OpenAI allows 2048).
     static let maxInputs = 2048
@@ -30,6 +32,8 @@ struct EmbeddingsRoute: Sendable {
         guard let embedder = embedders[name] else { throw OpenAIError.modelNotFound(name) }
         let caller = context.caller
         guard caller.mayUse(model: name) else { throw OpenAIError.modelNotAllowed(name) }
+        try await gateway.checkBudget(caller)
+        let start = Date().timeIntervalSince1970
         let inputs = try Self.inputs(f)
         let format = try f.string("encoding_format") ?? "float"
         guard format == "float" || format == "base64" else {
@@ -85,6 +89,9 @@ struct EmbeddingsRoute: Sendable {
         }
         let tokens = counts.reduce(0, +)
         var headers = HTTPFields()
+        let cost = await gateway.recordEmbedding(group: name, caller: caller, promptTokens: tokens, start: start,
+                                                 logger: context.logger).cost
+        headers[HTTPField.Name(GatewayRoute.costHeader)!] = cost.description
         if cache != nil, let n = HTTPField.Name("x-cache") {
             headers[n] = hits == inputs.count ? "HIT" : (hits == 0 ? "MISS" : "PARTIAL_HIT")
         }

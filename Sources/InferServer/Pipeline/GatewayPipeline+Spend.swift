@@ -1,6 +1,7 @@
 import Foundation
 import Gateway
 import Logging
+import OpenAIRequest
 
 /// Pricing and recording of answered requests: the one place that turns an answer into a `SpendRecord`
 /// (the ledger's totals, the spend log, one info log line per request).
@@ -17,6 +18,30 @@ extension GatewayPipeline {
             apiKey: caller.spendID, keyAlias: caller.keyAlias, modelGroup: r.model, deploymentID: nil, apiBase: nil,
             usage: TokenUsage(promptTokens: 0, completionTokens: 0), attribution: attribution, cacheHit: layer,
             cacheKey: lookup.key, startTime: start, endTime: Date().timeIntervalSince1970), caller: caller, logger: logger)
+        return attribution
+    }
+
+    /// Refuses a virtual key whose spend has reached its `max_budget`: LiteLLM's `BudgetExceededError` as its
+    /// proxy renders it (status 422 since v1.7x, 400 / 429 before).
+    func checkBudget(_ caller: Caller) async throws {
+        guard case .key(let key) = caller, let over = await spend.check(key) else { return }
+        throw OpenAIError(status: .unprocessableContent, message: over.message, type: "budget_exceeded",
+                          param: nil, code: "422")
+    }
+
+    /// Prices and records `/v1/embeddings` on group `group` that encoded `promptTokens` tokens (cache hits
+    /// are free).
+    func recordEmbedding(group: String, caller: Caller, promptTokens: Int, start: Double, logger: Logger) async
+        -> CostAttribution {
+        let usage = TokenUsage(promptTokens: promptTokens, completionTokens: 0)
+        let deployment = router.groups[group]?.first
+        let attribution = deployment.map { prices.answered(group: group, deploymentID: $0.id, usage: usage) }
+            ?? CostAttribution(cost: .zero)
+        await record(SpendRecord(
+            requestID: Self.requestID(), callType: "aembedding", apiKey: caller.spendID, keyAlias: caller.keyAlias,
+            modelGroup: group, deploymentID: deployment?.id, apiBase: nil, usage: usage, attribution: attribution,
+            cacheHit: nil, cacheKey: nil, startTime: start, endTime: Date().timeIntervalSince1970), caller: caller,
+            logger: logger)
         return attribution
     }
 

@@ -93,11 +93,7 @@ struct GatewayRoute: Sendable {
         var key: VirtualKeyConfig?
         if case .key(let k) = caller {
             key = k
-            if let over = await gateway.spend.check(k) {
-                // LiteLLM's BudgetExceededError as its proxy renders it (status 422 since v1.7x, was 400/429).
-                throw OpenAIError(status: .unprocessableContent, message: over.message, type: "budget_exceeded",
-                                  param: nil, code: "422")
-            }
+            try await gateway.checkBudget(caller)
             if let wait = await gateway.limiter.admit(k) {
                 let seconds = CheckedConversion.wholeSeconds(wait)
                 throw OpenAIError(status: .tooManyRequests,
