@@ -22,6 +22,8 @@ struct OpenAIServer: Sendable {
     let concurrency: ConcurrencyLimiter
     /// Open HTTP connections (`--max-connections`).
     let connections = ConnectionGuard.Counter()
+    /// Compiled output grammars (`response_format`, `grammar`, `json_schema`) by schema.
+    let grammars = GrammarCache()
 
     init(engine: InferenceEngine, settings: ServerSettings) {
         self.engine = engine
@@ -39,6 +41,20 @@ struct OpenAIServer: Sendable {
     /// key, an open server, or with isolation off).
     func tenant(of caller: Caller) -> String? {
         settings.tenantIsolation ? caller.tenant : nil
+    }
+
+    /// The grammar state a constrained request starts from (compiled off the event loop on a cache miss).
+    func grammarMatcher(_ constraint: OutputConstraint?) async throws -> GrammarMatcher? {
+        guard let constraint else { return nil }
+        let grammars = self.grammars
+        let grammar = try await CPUWork.run(bytes: constraint.cacheKey.utf8.count, threshold: 4096) {
+            try grammars.grammar(for: constraint)
+        }
+        do {
+            return try GrammarMatcher(grammar)
+        } catch let e as GrammarError {
+            throw OpenAIError.badParameter(constraint.param, "Invalid grammar: \(e.message).")
+        }
     }
 
     var model: LanguageModel { engine.model }

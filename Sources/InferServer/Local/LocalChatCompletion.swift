@@ -35,6 +35,7 @@ struct LocalChatCompletion: Sendable {
             }
             return (prompt, pinTokens)
         }
+        let grammar = try await server.grammarMatcher(params.constraint)
         try server.settings.limits.check(promptTokens: prompt.count, param: "messages")
         try params.checkContext(promptTokens: prompt.count, contextLength: server.contextLength, param: "messages")
 
@@ -42,7 +43,7 @@ struct LocalChatCompletion: Sendable {
             var request = params.engineRequest(
                 prompt: prompt, contextLength: server.contextLength, index: i, logprobs: logprobs,
                 topLogprobs: topLogprobs, publicPrefixTokens: server.publicPrefixes.publicTokens(of: prompt),
-                outputLimit: server.settings.limits.maxOutputTokens)
+                outputLimit: server.settings.limits.maxOutputTokens, grammar: grammar)
             if i == 0, let breakpoint, let pinTokens, pinTokens > 0 {
                 request.pin = PrefixPin(prefixTokens: pinTokens, ttl: breakpoint.ttl)
             }

@@ -30,6 +30,7 @@ struct LocalCompletion: Sendable {
         if try f.string("suffix") != nil {
             throw OpenAIError.badParameter("suffix", "'suffix' (insertion) is not supported.")
         }
+        let grammar = try await server.grammarMatcher(params.constraint)
         for p in prompts {
             try server.settings.limits.check(promptTokens: p.tokens.count, param: "prompt")
             try params.checkContext(promptTokens: p.tokens.count, contextLength: server.contextLength, param: "prompt")
@@ -45,7 +46,7 @@ struct LocalCompletion: Sendable {
                         prompt: p.tokens, contextLength: server.contextLength, index: i, logprobs: logprobs != nil,
                         topLogprobs: logprobs ?? 0,
                         publicPrefixTokens: server.publicPrefixes.publicTokens(of: p.tokens),
-                        outputLimit: server.settings.limits.maxOutputTokens), stops: params.stop))
+                        outputLimit: server.settings.limits.maxOutputTokens, grammar: grammar), stops: params.stop))
                     promptOf.append(pi)
                 }
             }
