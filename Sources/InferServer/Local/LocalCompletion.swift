@@ -106,8 +106,8 @@ struct LocalCompletion: Sendable {
                         offsets.set(i, end)
                         lp = json
                     }
-                    return chunk([["index": .int(i), "text": .string(text), "logprobs": lp,
-                                   "finish_reason": .optional(finish)]])
+                    return [chunk([["index": .int(i), "text": .string(text), "logprobs": lp,
+                                    "finish_reason": .optional(finish)]])]
                 },
                 usage: { totals in chunk([], usage: totals.json) })
             return .chunks(ChoiceDriver.chunks(streams, promptOf: promptOf, promptCount: prompts.count, includeUsage: includeUsage,

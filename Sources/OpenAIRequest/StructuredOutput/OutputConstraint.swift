@@ -16,6 +16,23 @@ public struct OutputConstraint: Sendable {
         case gbnf(String)
         case schema(JSONValue)
         case anyObject
+        case tools(ToolRequest)
+    }
+
+    /// The grammar of tool calls for `request` (`ToolCallGrammar`); errors name `tools`.
+    public static func tools(_ request: ToolRequest) -> OutputConstraint {
+        let tools: [JSONValue] = request.tools.map { t in
+            ["name": .string(t.name), "parameters": t.parameters]
+        }
+        let choice: String
+        switch request.choice {
+        case .none: choice = "none"
+        case .auto: choice = "auto"
+        case .required: choice = "required"
+        case .function(let name): choice = "function:" + name
+        }
+        return OutputConstraint(param: "tools", cacheKey: "tools:\(choice):\(request.parallel):" + JSONValue.array(tools).serialized(),
+                                source: .tools(request))
     }
 
     /// The constraint of `f`, nil when it asks for none (no field, or `response_format: {"type": "text"}`).
@@ -65,6 +82,11 @@ public struct OutputConstraint: Sendable {
             case .gbnf(let text): grammar = try Grammar.compile(gbnf: text, limits: limits)
             case .schema(let schema): grammar = try GrammarCompiler.compile(JSONSchemaGrammar.rules(for: schema), limits: limits)
             case .anyObject: grammar = try GrammarCompiler.compile(JSONSchemaGrammar.anyObject(), limits: limits)
+            case .tools(let request):
+                guard let rules = try ToolCallGrammar.rules(for: request) else {
+                    throw GrammarError(.unsupported, "tool_choice 'none' has no grammar")
+                }
+                grammar = try GrammarCompiler.compile(rules, limits: limits)
             }
             _ = try GrammarMatcher(grammar)   // the start state must fit the stack bounds too
             return grammar
@@ -79,6 +101,7 @@ public struct OutputConstraint: Sendable {
         switch source {
         case .gbnf: "grammar"
         case .schema, .anyObject: "JSON schema"
+        case .tools: "tool parameters"
         }
     }
 }
