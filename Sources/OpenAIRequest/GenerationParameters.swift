@@ -17,6 +17,8 @@ public struct GenerationParameters: Sendable {
     /// Prefix-cache tenant salt derived by the server from the API key (not a request field).
     public var tenant: String?
     public var user: String?
+    /// The output grammar the request asks for (`response_format`, `grammar`, `json_schema`), not compiled yet.
+    public var constraint: OutputConstraint?
 
     /// Most choices one request may ask for.
     public static let maxChoices = 16
@@ -62,19 +64,23 @@ public struct GenerationParameters: Sendable {
         ignoreEOS = try f.bool("ignore_eos") ?? false
         cacheSalt = try f.string("cache_salt")
         user = try f.string("user")
+        constraint = try OutputConstraint.parse(f)
     }
 
     /// The engine request for choice `index` (seeds `seed + index` so choices differ but stay reproducible).
     /// `outputLimit` caps a request that names no `max_tokens` (the server's `maxOutputTokens`).
     public func engineRequest(prompt: [Int], contextLength: Int, index: Int, logprobs: Bool, topLogprobs: Int,
-                       publicPrefixTokens: Int = 0, outputLimit: Int? = nil) -> GenerationRequest {
+                       publicPrefixTokens: Int = 0, outputLimit: Int? = nil,
+                       grammar: GrammarMatcher? = nil) -> GenerationRequest {
         var sampling = self.sampling
         if let seed = sampling.seed { sampling.seed = seed &+ UInt64(index) }
         let budget = min(max(contextLength - prompt.count, 1), outputLimit ?? Int.max)
-        return GenerationRequest(promptTokens: prompt, maxTokens: min(maxTokens ?? budget, budget),
+        var request = GenerationRequest(promptTokens: prompt, maxTokens: min(maxTokens ?? budget, budget),
                                  sampling: sampling, stopAtEndOfGeneration: !ignoreEOS, tenant: tenant, cacheSalt: cacheSalt,
                                  publicPrefixTokens: tenant == nil ? 0 : publicPrefixTokens,
                                  logprobs: logprobs, topLogprobs: topLogprobs)
+        request.grammar = grammar
+        return request
     }
 
     /// Throws `context_length_exceeded` when the prompt (plus an explicit `max_tokens`) does not fit.

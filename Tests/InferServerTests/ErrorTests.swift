@@ -14,7 +14,7 @@ struct ErrorTests {
         ("/v1/chat/completions", #"{"max_tokens": 5}"#, 400, "messages", nil),
         ("/v1/chat/completions", #"{"messages": "hi"}"#, 400, "messages", nil),
         ("/v1/chat/completions", #"{"messages": []}"#, 400, "messages", nil),
-        ("/v1/chat/completions", #"{"messages": [{"role": "tool", "content": "x"}]}"#, 400, "messages[0].role", nil),
+        ("/v1/chat/completions", #"{"messages": [{"role": "tool", "content": "x"}]}"#, 400, "messages[0].tool_call_id", nil),
         ("/v1/chat/completions", #"{"messages": [{"content": "x"}]}"#, 400, "messages[0].role", nil),
         ("/v1/chat/completions", #"{"messages": [{"role": "user", "content": 5}]}"#, 400, "messages[0].content", nil),
         ("/v1/chat/completions", #"{"messages": [{"role": "user", "content": []}]}"#, 400, "messages[0].content", nil),

@@ -20,6 +20,9 @@ public struct GenerationRequest: Sendable {
     /// Keep the prompt's first `prefixTokens` cached for `ttl` once computed (an Anthropic-style
     /// `cache_control` breakpoint), within the pool share pins may take.
     public var pin: PrefixPin?
+    /// Constrain the output to this grammar: every token is one the grammar allows, end of generation only
+    /// where the text is complete, and the request stops (`stop`) once nothing more may follow.
+    public var grammar: GrammarMatcher?
 
     public init(promptTokens: [Int], maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(),
                 stopAtEndOfGeneration: Bool = true, tenant: String? = nil, cacheSalt: String? = nil,

@@ -34,6 +34,8 @@ final class Scheduler {
         var computed = 0               // positions with KV in the pool
         var cacheID: SequenceID?       // nil while waiting
         var sampler: Sampler
+        /// The grammar state when the request is constrained (advanced by every sampled token).
+        var grammar: GrammarMatcher?
         var detok: StreamingDetokenizer
         var generated = 0
         var cachedTokens: Int?         // reported: prefix reuse at first admission
@@ -49,6 +51,7 @@ final class Scheduler {
             tokens = job.request.promptTokens
             sampler = Sampler(job.request.sampling, vocabularySize: model.config.vocabularySize)
             for t in tokens { sampler.accept(t) }
+            grammar = job.request.grammar
             detok = StreamingDetokenizer(tokenizer: model.tokenizer)
         }
 
@@ -89,6 +92,8 @@ final class Scheduler {
     private(set) var stats = EngineStats()
     private var admissions = 0
     private var prefixHits = PrefixHitTable()
+    /// Grammar-constrained sampling (token trie, mask cache), for requests with a `grammar`.
+    private lazy var constrained = ConstrainedSampler(tokenizer: model.tokenizer)
     /// Hashes this process wrote to or loaded from the tiers (so a shutdown saves only the others). Bounded:
     /// cleared past `8 * blockCount` entries (the cost is writing some blocks twice).
     private var inTier: Set<BlockHash> = []
@@ -468,7 +473,15 @@ final class Scheduler {
 
     private func sample(_ seq: ScheduledSequence, _ logits: UnsafeBufferPointer<Float>) {
         let r = seq.job.request
-        let token = seq.sampler.sample(logits)
+        let token: Int
+        if var matcher = seq.grammar {
+            guard let t = constrained.sample(&seq.sampler, &matcher, logits: logits, allowEnd: r.stopAtEndOfGeneration)
+            else { return finish(seq, .stop) }   // the grammar allows no token here: nothing valid can follow
+            seq.grammar = matcher
+            token = t
+        } else {
+            token = seq.sampler.sample(logits)
+        }
         seq.sampler.accept(token)
         if seq.firstToken == nil { seq.firstToken = Date() }
         if r.stopAtEndOfGeneration && model.tokenizer.eogIDs.contains(token) {
@@ -483,6 +496,7 @@ final class Scheduler {
             if r.topLogprobs > 0 { event.top = LogProbs.top(r.topLogprobs, logits: logits) }
         }
         seq.job.continuation.yield(.token(event))
+        if seq.grammar?.isFinished == true { return finish(seq, .stop) }   // complete, and nothing may follow
         if seq.generated >= r.maxTokens { return finish(seq, .length) }
         if seq.tokens.count + 1 >= model.config.contextLength { return finish(seq, .contextFull) }
         seq.tokens.append(token)

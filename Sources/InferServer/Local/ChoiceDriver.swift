@@ -72,17 +72,17 @@ enum ChoiceDriver {
                             throw e
                         case .success(.delta(let text, let tokens)):
                             if let (t, toks) = held[i] {
-                                out.yield(format.chunk(i, t, toks, nil))
+                                for c in format.chunk(i, t, toks, nil) { out.yield(c) }
                                 held[i] = (text, tokens)
                             } else if !started.contains(i) {
                                 started.insert(i)
-                                out.yield(format.chunk(i, text, tokens, nil))
+                                for c in format.chunk(i, text, tokens, nil) { out.yield(c) }
                             } else {
                                 held[i] = (text, tokens)
                             }
                         case .success(.finished(let reason, let usage)):
                             let (t, toks) = held.removeValue(forKey: i) ?? ("", [])
-                            out.yield(format.chunk(i, t, toks, reason))
+                            for c in format.chunk(i, t, toks, reason) { out.yield(c) }
                             usages[promptOf[i]].append(usage)
                             await server.metrics.choice(usage)
                             remaining -= 1

@@ -13,8 +13,18 @@ struct LocalChatCompletion: Sendable {
     /// Runs the request on the local engine. Errors before the first token are thrown (`OpenAIError`).
     func run(_ f: RequestFields, request: ProviderRequest, logger: Logger) async throws -> LocalReply {
         let started = Date()
-        let params = try local.generationParameters(f, request, servedModelName: server.settings.servedModelName)
-        let messages = try ChatMessages.parse(f)
+        var parsed = try local.generationParameters(f, request, servedModelName: server.settings.servedModelName)
+        let tools = try ToolRequest.parse(f)
+        let toolMode = tools.map { $0.choice != .none } ?? false
+        if let tools, toolMode {
+            if let other = parsed.constraint {
+                throw OpenAIError.badParameter(other.param,
+                    "'\(other.param)' cannot be combined with 'tools' (unless 'tool_choice' is 'none').")
+            }
+            parsed.constraint = OutputConstraint.tools(tools)
+        }
+        let params = parsed
+        let messages = try ChatMessages.parse(f, tools: tools)
         let logprobs = try f.bool("logprobs") ?? false
         let topLogprobs = try f.int("top_logprobs", in: 0...20) ?? 0
         if topLogprobs > 0 && !logprobs {
@@ -36,6 +46,7 @@ struct LocalChatCompletion: Sendable {
             }
             return (prompt, pinTokens)
         }
+        let grammar = try await local.grammarMatcher(params.constraint)
         try server.settings.limits.check(promptTokens: prompt.count, param: "messages")
         try params.checkContext(promptTokens: prompt.count, contextLength: local.contextLength, param: "messages")
 
@@ -43,7 +54,7 @@ struct LocalChatCompletion: Sendable {
             var request = params.engineRequest(
                 prompt: prompt, contextLength: local.contextLength, index: i, logprobs: logprobs,
                 topLogprobs: topLogprobs, publicPrefixTokens: local.publicPrefixes.publicTokens(of: prompt),
-                outputLimit: server.settings.limits.maxOutputTokens)
+                outputLimit: server.settings.limits.maxOutputTokens, grammar: grammar)
             if i == 0, let breakpoint, let pinTokens, pinTokens > 0 {
                 request.pin = PrefixPin(prefixTokens: pinTokens, ttl: breakpoint.ttl)
             }
@@ -55,6 +66,7 @@ struct LocalChatCompletion: Sendable {
         let created = Int(Date().timeIntervalSince1970)
         let modelName = server.settings.servedModelName
         let format = LogprobsFormat(tokenizer: local.tokenizer)
+        let forced = tools.map { $0.choice != .auto } ?? false
         let log: @Sendable ([[ChoiceUsage]]) -> Void = { usages in
             let u = UsageTotals(perPrompt: usages)
             logger.info("chat.completions model=\(modelName) n=\(params.n) prompt=\(u.promptTokens) cached=\(u.cachedTokens) completion=\(u.completionTokens) seconds=\(String(format: "%.3f", Date().timeIntervalSince(started)))")
@@ -71,6 +83,7 @@ struct LocalChatCompletion: Sendable {
                 return .object(pairs)
             }
             let n = params.n
+            let toolStream = toolMode ? ToolCallStream(choices: n, forced: forced) : nil
             let chunkFormat = ChunkFormat(
                 opening: {
                     (0..<n).map { i in
@@ -79,10 +92,20 @@ struct LocalChatCompletion: Sendable {
                     }
                 },
                 chunk: { i, text, tokens, finish in
+                    if let toolStream {
+                        let (deltas, reason) = toolStream.deltas(i, text, finish: finish)
+                        var out = deltas.map { d in
+                            chunk([["index": .int(i), "delta": d, "logprobs": nil, "finish_reason": nil]])
+                        }
+                        if let reason {
+                            out.append(chunk([["index": .int(i), "delta": [:], "logprobs": nil, "finish_reason": .string(reason)]]))
+                        }
+                        return out
+                    }
                     let delta: JSONValue = text.isEmpty && finish != nil ? [:] : ["content": .string(text)]
-                    return chunk([["index": .int(i), "delta": delta,
-                                   "logprobs": logprobs && !tokens.isEmpty ? format.chat(tokens) : nil,
-                                   "finish_reason": .optional(finish)]])
+                    return [chunk([["index": .int(i), "delta": delta,
+                                    "logprobs": logprobs && !tokens.isEmpty ? format.chat(tokens) : nil,
+                                    "finish_reason": .optional(finish)]])]
                 },
                 usage: { totals in chunk([], usage: totals.json(cacheBreakpoint: pinTokens)) })
             return .chunks(ChoiceDriver.chunks(streams, promptOf: Array(repeating: 0, count: n), promptCount: 1,
@@ -97,8 +120,17 @@ struct LocalChatCompletion: Sendable {
             "id": .string(id), "object": "chat.completion", "created": .int(created), "model": .string(modelName),
             "system_fingerprint": nil,
             "choices": .array(choices.enumerated().map { i, c in
-                ["index": .int(i), "message": ["role": "assistant", "content": .string(c.text), "refusal": nil],
-                 "logprobs": logprobs ? format.chat(c.tokens) : nil, "finish_reason": .string(c.finishReason)]
+                if toolMode, c.finishReason == "stop", let calls = ToolCallFormat.parse(c.text) {
+                    let toolCalls: [JSONValue] = calls.map { call in
+                        ["id": .string(ToolCallStream.callID()), "type": "function",
+                         "function": ["name": .string(call.name), "arguments": .string(call.arguments)]]
+                    }
+                    return ["index": .int(i), "message": ["role": "assistant", "content": nil, "refusal": nil,
+                                                         "tool_calls": .array(toolCalls)],
+                            "logprobs": nil, "finish_reason": "tool_calls"]
+                }
+                return ["index": .int(i), "message": ["role": "assistant", "content": .string(c.text), "refusal": nil],
+                        "logprobs": logprobs ? format.chat(c.tokens) : nil, "finish_reason": .string(c.finishReason)]
             }),
             "usage": UsageTotals(perPrompt: usages).json(cacheBreakpoint: pinTokens),
         ]

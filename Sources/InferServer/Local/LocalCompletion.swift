@@ -31,6 +31,7 @@ struct LocalCompletion: Sendable {
         if try f.string("suffix") != nil {
             throw OpenAIError.badParameter("suffix", "'suffix' (insertion) is not supported.")
         }
+        let grammar = try await local.grammarMatcher(params.constraint)
         for p in prompts {
             try server.settings.limits.check(promptTokens: p.tokens.count, param: "prompt")
             try params.checkContext(promptTokens: p.tokens.count, contextLength: local.contextLength, param: "prompt")
@@ -46,7 +47,7 @@ struct LocalCompletion: Sendable {
                         prompt: p.tokens, contextLength: local.contextLength, index: i, logprobs: logprobs != nil,
                         topLogprobs: logprobs ?? 0,
                         publicPrefixTokens: local.publicPrefixes.publicTokens(of: p.tokens),
-                        outputLimit: server.settings.limits.maxOutputTokens), stops: params.stop))
+                        outputLimit: server.settings.limits.maxOutputTokens, grammar: grammar), stops: params.stop))
                     promptOf.append(pi)
                 }
             }
@@ -106,8 +107,8 @@ struct LocalCompletion: Sendable {
                         offsets.set(i, end)
                         lp = json
                     }
-                    return chunk([["index": .int(i), "text": .string(text), "logprobs": lp,
-                                   "finish_reason": .optional(finish)]])
+                    return [chunk([["index": .int(i), "text": .string(text), "logprobs": lp,
+                                    "finish_reason": .optional(finish)]])]
                 },
                 usage: { totals in chunk([], usage: totals.json) })
             return .chunks(ChoiceDriver.chunks(streams, promptOf: promptOf, promptCount: prompts.count, includeUsage: includeUsage,

@@ -10,11 +10,27 @@ struct LocalEngine: Sendable {
     let template: ChatTemplate
     /// Token forms of the declared public prefixes.
     let publicPrefixes: PublicPrefixes
+    /// Compiled output grammars (`response_format`, `grammar`, `json_schema`, tools) by schema.
+    let grammars = GrammarCache()
 
     init(engine: InferenceEngine, publicPrefixes texts: [String]) {
         self.engine = engine
         template = ChatTemplate.forModel(engine.model)
         publicPrefixes = PublicPrefixes(texts, template: template, tokenizer: engine.model.tokenizer)
+    }
+
+    /// The grammar state a constrained request starts from (compiled off the event loop on a cache miss).
+    func grammarMatcher(_ constraint: OutputConstraint?) async throws -> GrammarMatcher? {
+        guard let constraint else { return nil }
+        let grammars = self.grammars
+        let grammar = try await CPUWork.run(bytes: constraint.cacheKey.utf8.count, threshold: 4096) {
+            try grammars.grammar(for: constraint)
+        }
+        do {
+            return try GrammarMatcher(grammar)
+        } catch let e as GrammarError {
+            throw OpenAIError.badParameter(constraint.param, "Invalid grammar: \(e.message).")
+        }
     }
 
     var model: LanguageModel { engine.model }
