@@ -279,3 +279,24 @@ class LoopbackUpstream:
         while len(rest) < length:
             rest += conn.recv(65536)
         return json.loads(rest[:length])
+
+
+class RecordingUpstream(LoopbackUpstream):
+    """An OpenAI-compatible chat upstream on loopback that answers every request with `content` and records the
+    bodies it received (`received`, in order)."""
+
+    def __init__(self, content="ok"):
+        self.content = content
+        self.received = []
+        self.lock = threading.Lock()
+        super().__init__()
+
+    def serve(self, conn, body):
+        with self.lock:
+            self.received.append(body)
+        payload = json.dumps({"id": "recorded", "object": "chat.completion", "created": 0, "model": body["model"],
+                              "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                                           "message": {"role": "assistant", "content": self.content}}],
+                              "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}).encode()
+        conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+                     f"Connection: close\r\n\r\n".encode() + payload)

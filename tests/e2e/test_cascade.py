@@ -1,35 +1,15 @@
 """Confidence cascade (issue 20): `router_settings.cascades` send a request to the local Gemma tier first and
 escalate to a "large model" (a recording stub on loopback) when the local answer fails the gate; headers say
 which tier answered and why lower ones were passed over; streaming clients get the accepted answer as SSE."""
-import json
-import threading
-
 import httpx
 import pytest
 
-from support import MODEL, LoopbackUpstream, Server, write_config
-
-
-class BigModel(LoopbackUpstream):
-    def __init__(self):
-        self.received = []
-        self.lock = threading.Lock()
-        super().__init__()
-
-    def serve(self, conn, body):
-        with self.lock:
-            self.received.append(body)
-        payload = json.dumps({"id": "big", "object": "chat.completion", "created": 0, "model": body["model"],
-                              "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                                           "message": {"role": "assistant", "content": "Paris (from the big model)"}}],
-                              "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}).encode()
-        conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
-                     f"Connection: close\r\n\r\n".encode() + payload)
+from support import MODEL, RecordingUpstream, Server, write_config
 
 
 @pytest.fixture(scope="module")
 def big():
-    b = BigModel()
+    b = RecordingUpstream("Paris (from the big model)")
     yield b
     b.close()
 

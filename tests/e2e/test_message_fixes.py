@@ -2,31 +2,9 @@
 accepts (system folded into the first user turn, same-role turns merged, trailing assistant turns dropped,
 empty content filled, non-text parts dropped) and the response says so in `x-message-fixes`; a deployment
 without them receives the request untouched. The upstream is a recording stub on loopback."""
-import json
-import threading
-
 import pytest
 
-from support import MODEL, LoopbackUpstream, Server, write_config
-
-
-class RecordingUpstream(LoopbackUpstream):
-    """Answers every chat request with a fixed completion and records the bodies it received."""
-
-    def __init__(self):
-        self.received = []
-        self.lock = threading.Lock()
-        super().__init__()
-
-    def serve(self, conn, body):
-        with self.lock:
-            self.received.append(body)
-        payload = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                              "choices": [{"index": 0, "finish_reason": "stop",
-                                           "message": {"role": "assistant", "content": "ok"}}],
-                              "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
-        conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
-                     f"Connection: close\r\n\r\n".encode() + payload)
+from support import MODEL, RecordingUpstream, Server, write_config
 
 
 @pytest.fixture(scope="module")
