@@ -133,7 +133,7 @@ public final class KVTier: Sendable {
                 Self.log(n, "read from the \(store.tierName) tier failed: \(error)")
                 continue
             }
-            var found = 0, rejected = 0, bytes = 0
+            var found = 0, bytes = 0
             for (hash, entry) in zip(wanted, entries) {
                 guard let entry else { break }
                 switch KVBlockEntry.verify(entry, hash: hash, layout: layout, secret: secret) {
@@ -143,8 +143,11 @@ public final class KVTier: Sendable {
                     bytes += entry.count
                     continue
                 case .failure(let reason):
-                    rejected += 1
-                    Self.log(rejected, "\(store.tierName) tier entry \(hash) refused (\(reason.rawValue)); deleted")
+                    let total = counters.withLock { s -> Int in
+                        s.tiers[store.tierName]?.rejected += 1
+                        return s.tiers[store.tierName]?.rejected ?? 0
+                    }
+                    Self.log(total, "\(store.tierName) tier entry \(hash) refused (\(reason.rawValue)); deleted")
                     try? await store.remove(hash)
                 }
                 break
@@ -152,7 +155,6 @@ public final class KVTier: Sendable {
             counters.withLock {
                 $0.tiers[store.tierName]?.reads += wanted.count
                 $0.tiers[store.tierName]?.hits += found
-                $0.tiers[store.tierName]?.rejected += rejected
                 $0.tiers[store.tierName]?.bytesRead += bytes
             }
         }

@@ -137,7 +137,7 @@ public final class InferenceEngine: @unchecked Sendable {
                     && !scheduler.hasRunnableWork {
                 if let deadline = scheduler.nextTierDeadline {
                     if deadline <= Date() { break }
-                    lock.wait(until: deadline)
+                    _ = lock.wait(until: deadline)
                 } else {
                     lock.wait()
                 }

@@ -92,6 +92,8 @@ final class Scheduler {
     private(set) var stats = EngineStats()
     private var admissions = 0
     private var prefixHits = PrefixHitTable()
+    /// Whether `prefixHits` changed since `stats.topPrefixes` was last computed (sorted only then, not every step).
+    private var prefixHitsChanged = false
     /// Grammar-constrained sampling (token trie, mask cache), for requests with a `grammar`.
     private lazy var constrained = ConstrainedSampler(tokenizer: model.tokenizer)
     /// Hashes this process wrote to or loaded from the tiers (so a shutdown saves only the others). Bounded:
@@ -116,8 +118,6 @@ final class Scheduler {
             }
         }
     }
-
-    var isIdle: Bool { waiting.isEmpty && running.isEmpty }
 
     /// Whether a step could do anything now: something runs, or a waiting request is not waiting for a tier.
     var hasRunnableWork: Bool { !running.isEmpty || waiting.contains { !$0.tierRead.isFetching } }
@@ -289,6 +289,7 @@ final class Scheduler {
                     let blocks = seq.computed / kvPool.blockSize
                     if blocks > 0, blocks <= seq.promptBlockHashes.count {
                         prefixHits.record(seq.promptBlockHashes[blocks - 1], tokens: seq.computed)
+                        prefixHitsChanged = true
                     }
                 }
                 admissions += 1
@@ -434,6 +435,7 @@ final class Scheduler {
     func resetPrefixCache() -> Int {
         inTier.removeAll()
         prefixHits.removeAll()
+        prefixHitsChanged = true
         return cache.reset()
     }
 
@@ -539,6 +541,9 @@ final class Scheduler {
         stats.running = running.count
         stats.waiting = waiting.count
         stats.prefix = cache.stats()
-        stats.topPrefixes = prefixHits.top(10)
+        if prefixHitsChanged {
+            stats.topPrefixes = prefixHits.top(10)
+            prefixHitsChanged = false
+        }
     }
 }
