@@ -149,6 +149,17 @@ struct ConfigReader {
     }
 
     /// An integer > 0 (limits and counts), or nil.
+    /// A string that must be one of `choices` (or nil): "expected a, b or c, got "x"" otherwise.
+    func choice(_ node: Node, _ path: String, among choices: [String]) throws(ConfigError) -> String? {
+        let value = try string(node, path)
+        if let value, !choices.contains(value) {
+            let listed = choices.count > 1
+                ? choices.dropLast().joined(separator: ", ") + " or " + choices.last! : choices.joined()
+            throw ConfigError("\(path): expected \(listed), got \"\(value)\"")
+        }
+        return value
+    }
+
     func positiveInt(_ node: Node, _ path: String) throws(ConfigError) -> Int? {
         let i = try int(node, path)
         if let i, i <= 0 { throw ConfigError("\(path): expected a positive integer, got \(i)") }

@@ -307,12 +307,7 @@ extension GatewayConfig {
                 }
             case "semantic_verification": params.semanticVerification = try reader.bool(value, p)
             case "redis_semantic_cache_embedding_model": params.embeddingModel = try reader.string(value, p)
-            case "mode":
-                let mode = try reader.string(value, p)
-                if let mode, !["default_on", "default_off"].contains(mode) {
-                    throw ConfigError("\(p): expected default_on or default_off, got \"\(mode)\"")
-                }
-                params.mode = mode
+            case "mode": params.mode = try reader.choice(value, p, among: ["default_on", "default_off"])
             case "host": params.host = try reader.string(value, p)
             case "port": params.port = try reader.int(value, p)
             case "password": params.password = try reader.string(value, p)
@@ -358,23 +353,13 @@ extension GatewayConfig {
             case "max_prompt_tokens": settings.maxPromptTokens = try reader.positiveInt(value, p)
             case "max_output_tokens": settings.maxOutputTokens = try reader.positiveInt(value, p)
             case "max_n": settings.maxN = try reader.positiveInt(value, p)
-            case "kv_cache_dtype":
-                let dtype = try reader.string(value, p)
-                if let dtype, !["f32", "f16", "q8_0"].contains(dtype) {
-                    throw ConfigError("\(p): expected f32, f16 or q8_0, got \"\(dtype)\"")
-                }
-                settings.kvCacheDType = dtype
+            case "kv_cache_dtype": settings.kvCacheDType = try reader.choice(value, p, among: ["f32", "f16", "q8_0"])
             case "kv_redis": settings.kvRedis = try reader.string(value, p)
             case "kv_redis_ttl": settings.kvRedisTTL = try reader.positiveDouble(value, p)
             case "kv_disk": settings.kvDisk = try reader.string(value, p)
             case "kv_disk_gib": settings.kvDiskGiB = try reader.positiveDouble(value, p)
             case "kv_tier_secret": settings.kvTierSecret = try reader.string(value, p)
-            case "schedule_policy":
-                let policy = try reader.string(value, p)
-                if let policy, !["lpm", "fcfs"].contains(policy) {
-                    throw ConfigError("\(p): expected lpm or fcfs, got \"\(policy)\"")
-                }
-                settings.schedulePolicy = policy
+            case "schedule_policy": settings.schedulePolicy = try reader.choice(value, p, among: ["lpm", "fcfs"])
             case "alerting": channels = try reader.stringList(value, p)
             case "alerting_args": try parseAlertingArgs(value, p, into: &settings, webhookURL: &webhookURL, &reader)
             case "alerting_threshold":
