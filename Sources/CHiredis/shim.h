@@ -25,7 +25,13 @@ static inline redisReply *chiredis_command_argv(redisContext *c, int argc, const
     return (redisReply *)redisCommandArgv(c, argc, argv, lens);
 }
 
-/// Blocks for the next reply on a subscribed connection. Returns NULL on a connection error.
+/// Queues a binary-safe command in the output buffer without sending it (pipelining); REDIS_OK / REDIS_ERR.
+static inline int chiredis_append_argv(redisContext *c, int argc, const char **argv, const size_t *lens) {
+    return redisAppendCommandArgv(c, argc, argv, lens);
+}
+
+/// Blocks for the next reply (a subscribed connection's message, or a pipelined command's reply; sends the
+/// output buffer first). Returns NULL on a connection error.
 static inline redisReply *chiredis_get_reply(redisContext *c) {
     void *reply = NULL;
     if (redisGetReply(c, &reply) != REDIS_OK) return NULL;

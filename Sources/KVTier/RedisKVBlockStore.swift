@@ -10,7 +10,7 @@ import Redis
 /// batch is one server-side script that returns a value only when its length is exactly an entry's
 /// (`readScript`): a planted oversized value never crosses the network or fills our memory; a wrong-sized
 /// one comes back empty, and `KVTier` refuses and deletes it. A dead Redis costs one fast failure per call
-/// (the client's circuit breaker).
+/// (the client's circuit breaker). On a Redis Cluster reads are grouped per master (`clusterRead`).
 public final class RedisKVBlockStore: KVBlockStore {
     public let tierName = "redis"
     public let client: RedisClient
@@ -49,6 +49,7 @@ public final class RedisKVBlockStore: KVBlockStore {
 
     public func read(_ hashes: [BlockHash]) async throws -> [[UInt8]?] {
         guard !hashes.isEmpty else { return [] }
+        if client.isCluster { return await clusterRead(hashes) }
         let batches = stride(from: 0, to: hashes.count, by: batchKeys).map { $0..<min($0 + batchKeys, hashes.count) }
         return try await withThrowingTaskGroup(of: (Int, [[UInt8]?]).self) { group in
             for (n, range) in batches.enumerated() {
@@ -66,6 +67,18 @@ public final class RedisKVBlockStore: KVBlockStore {
             var parts = [[[UInt8]?]](repeating: [], count: batches.count)
             for try await (n, values) in group { parts[n] = values }
             return parts.flatMap { $0 }
+        }
+    }
+
+    /// On a cluster a script may touch one slot only, and block keys spread over every slot: one single-key
+    /// script per block, pipelined per master (one round trip per master, in parallel). A block on a master
+    /// that cannot be reached reads as missing, so the run stops there and the rest is computed.
+    private func clusterRead(_ hashes: [BlockHash]) async -> [[UInt8]?] {
+        let size = String(entryBytes), ms = String(CheckedConversion.milliseconds(ttl))
+        let results = await client.pipeline(hashes.map { ["EVAL", Self.readScript, "1", key($0), size, ms] })
+        return results.map { result -> [UInt8]? in
+            guard case .success(.array(let items)) = result, items.count == 1 else { return nil }
+            return items[0].bytes ?? nil
         }
     }
 

@@ -2,46 +2,51 @@ import Foundation
 import Logging
 import NumericCore
 
-/// A small pooled Redis client over hiredis' blocking API.
+/// A small pooled Redis client over hiredis' blocking API, for one server or a Redis Cluster.
 ///
 /// Contract:
-/// - Every hiredis call runs on a connection's own serial dispatch queue; callers `await` a continuation,
-///   so no Swift cooperative thread ever blocks on the network.
-/// - Each call is bounded by `connectTimeout` + `commandTimeout`. A connection-level failure drops that
-///   connection (the next call reconnects).
-/// - After `failureThreshold` consecutive connection failures the circuit breaker opens: calls throw
-///   `RedisError.unavailable` immediately (no I/O, microseconds) until the cool-off has elapsed; then one
-///   probe goes through. A failed probe doubles the cool-off (capped at `maxCoolOff`): that is the
-///   reconnect backoff. A successful call closes the breaker.
-/// - When every connection already has `maxPendingPerConnection` waiting calls, calls fail fast with
-///   `.unavailable` instead of queueing behind a slow server. A queued call that reaches its connection
-///   after the breaker opened, or after waiting longer than `commandTimeout`, fails with `.unavailable`
-///   without touching the network, so a queue behind a hung server drains quickly.
+/// - One server (`configuration.clusterNodes` empty): a `RedisNodeClient` (pool, timeouts, circuit breaker;
+///   see its contract).
+/// - A cluster (`clusterNodes` set): a `RedisClusterClient` routes every command to the master of its keys'
+///   slot and follows `MOVED` / `ASK`; each master has its own pool and breaker, so a dead master fails only
+///   its slots. A command whose keys span slots is refused (`CROSSSLOT`); the helpers below that take several
+///   keys (`unlink`, `del`) split them per slot, `scan` visits every master.
+/// - Error replies (`-ERR`) are returned as `.error`, not thrown; connection problems and open breakers throw.
 public final class RedisClient: Sendable {
     public let configuration: RedisConfiguration
-    private let connections: [RedisConnection]
-    private let breaker: SyncBox<CircuitBreaker>
-    private let pending: SyncBox<[Int]>
-    private let logger: Logger
+    private let backend: Backend
+
+    private enum Backend: Sendable {
+        case single(RedisNodeClient)
+        case cluster(RedisClusterClient)
+    }
 
     public init(configuration: RedisConfiguration, logger: Logger = Logger(label: "gateway.redis")) {
         _ = Self.ignoreSIGPIPE
         self.configuration = configuration
-        self.logger = logger
-        self.connections = (0..<configuration.poolSize).map {
-            RedisConnection(configuration: configuration, label: "redis.connection.\($0)")
+        if configuration.clusterNodes.isEmpty {
+            backend = .single(RedisNodeClient(configuration: configuration, logger: logger))
+        } else {
+            backend = .cluster(RedisClusterClient(configuration: configuration, logger: logger))
         }
-        self.breaker = SyncBox(CircuitBreaker(
-            threshold: configuration.failureThreshold, coolOff: configuration.coolOff,
-            maxCoolOff: configuration.maxCoolOff))
-        self.pending = SyncBox([Int](repeating: 0, count: configuration.poolSize))
     }
 
     /// hiredis writes with write(2): a peer that went away would raise SIGPIPE and kill the process.
     static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
 
-    /// True while the circuit breaker refuses calls (Redis considered down).
-    public var isCircuitOpen: Bool { breaker.withLock { $0.isOpen } }
+    /// True while Redis is considered down (a cluster: every known master's breaker is open).
+    public var isCircuitOpen: Bool {
+        switch backend {
+        case .single(let node): node.isCircuitOpen
+        case .cluster(let cluster): cluster.isCircuitOpen
+        }
+    }
+
+    /// Whether this client talks to a Redis Cluster.
+    public var isCluster: Bool {
+        if case .cluster = backend { return true }
+        return false
+    }
 
     /// Runs one command given as text arguments (`["SET", "k", "v"]`).
     public func command(_ args: [String]) async throws(RedisError) -> RedisReply {
@@ -51,75 +56,45 @@ public final class RedisClient: Sendable {
     /// Runs one binary-safe command. Error replies (`-ERR`) are returned as `.error`, not thrown;
     /// connection problems and the open breaker throw.
     public func command(_ args: [[UInt8]]) async throws(RedisError) -> RedisReply {
-        let now = Self.monotonicNow()
-        guard breaker.withLock({ $0.admit(now: now) }) else { throw RedisError.unavailable }
-        // Least-loaded connection; refuse rather than queue without bound.
-        let index: Int? = pending.withLock { counts in
-            guard let best = counts.indices.min(by: { counts[$0] < counts[$1] }),
-                  counts[best] < configuration.maxPendingPerConnection else { return nil }
-            counts[best] += 1
-            return best
+        switch backend {
+        case .single(let node): try await node.command(args)
+        case .cluster(let cluster): try await cluster.command(args)
         }
-        guard let index else {
-            breaker.withLock { $0.abandon(now: now) }   // not a failure of Redis itself
-            throw RedisError(.unavailable, "redis pool saturated")
-        }
-        let connection = connections[index]
-        let maxWait = configuration.commandTimeout
-        let result: Result<RedisReply, RedisError> = await withCheckedContinuation { continuation in
-            connection.queue.async { [breaker] in
-                // Calls queued behind a failing or slow server drain without I/O.
-                let opened = breaker.withLock { if case .open = $0.state { true } else { false } }
-                if opened || Self.monotonicNow() - now > maxWait {
-                    continuation.resume(returning: .failure(RedisError(.unavailable, "redis unavailable (queued call dropped)")))
-                    return
-                }
-                do throws(RedisError) {
-                    continuation.resume(returning: .success(try connection.executeOnQueue(args)))
-                } catch {
-                    continuation.resume(returning: .failure(error))
-                }
+    }
+
+    /// Runs several commands with one round trip per server (a pipeline; on a cluster, one per master, in
+    /// parallel). Each command has its own result: on a cluster a dead master fails only its commands.
+    public func pipeline(_ commands: [[String]]) async -> [Result<RedisReply, RedisError>] {
+        let binary = commands.map { $0.map { Array($0.utf8) } }
+        switch backend {
+        case .single(let node):
+            do throws(RedisError) {
+                return try await node.pipeline(binary).map { .success($0) }
+            } catch {
+                return binary.map { _ in .failure(error) }
             }
+        case .cluster(let cluster):
+            return await cluster.pipeline(binary)
         }
-        pending.withLock { $0[index] -= 1 }
-        switch result {
-        case .success(let reply):
-            breaker.withLock { $0.recordSuccess() }
-            return reply
-        case .failure(let error):
-            if error.code == .connection || error.code == .authentication {
-                let opened: Bool = breaker.withLock {
-                    let wasOpen = $0.isOpen
-                    $0.recordFailure(now: Self.monotonicNow())
-                    return !wasOpen && $0.isOpen
-                }
-                if opened { logger.warning("redis circuit breaker open", metadata: ["error": "\(error)"]) }
-            } else if error.code == .unavailable {
-                breaker.withLock { $0.abandon(now: Self.monotonicNow()) }
-            } else {
-                breaker.withLock { $0.recordSuccess() }
-            }
-            throw error
-        }
+    }
+
+    /// The hash slot of `key` (what a cluster routes by; computed the same way for a single server).
+    public static func slot(of key: String) -> Int { RedisKeySlot.slot(key) }
+
+    /// Reloads a cluster's slot map now (rate-limited; nothing for a single server).
+    public func refreshSlotMap() async {
+        if case .cluster(let cluster) = backend { await cluster.refresh() }
     }
 
     /// Drops every pooled connection (they reconnect lazily on the next call).
     public func close() async {
-        for connection in connections {
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                connection.queue.async {
-                    connection.dropOnQueue()
-                    c.resume()
-                }
-            }
+        switch backend {
+        case .single(let node): await node.close()
+        case .cluster(let cluster): await cluster.close()
         }
     }
 
-    static func monotonicNow() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    static func monotonicNow() -> Double { RedisNodeClient.monotonicNow() }
 }
 
 // MARK: - Helpers
@@ -150,26 +125,50 @@ extension RedisClient {
         _ = try check(await command(args))
     }
 
-    /// `UNLINK keys...` (non-blocking delete); returns the number of keys removed.
+    /// `UNLINK keys...` (non-blocking delete); returns the number of keys removed. On a cluster the keys are
+    /// sent as one `UNLINK` per slot, pipelined per master.
     @discardableResult
     public func unlink(_ keys: [String]) async throws(RedisError) -> Int {
-        guard !keys.isEmpty else { return 0 }
-        return try check(await command(["UNLINK"] + keys)).int ?? 0
+        try await deleteKeys("UNLINK", keys)
     }
 
-    /// `DEL keys...`; returns the number of keys removed.
+    /// `DEL keys...`; returns the number of keys removed (per slot on a cluster, as `unlink`).
     @discardableResult
     public func del(_ keys: [String]) async throws(RedisError) -> Int {
-        guard !keys.isEmpty else { return 0 }
-        return try check(await command(["DEL"] + keys)).int ?? 0
+        try await deleteKeys("DEL", keys)
     }
 
-    /// Every key matching `pattern`, via repeated `SCAN cursor MATCH pattern COUNT count` (never `KEYS`).
+    private func deleteKeys(_ name: String, _ keys: [String]) async throws(RedisError) -> Int {
+        guard !keys.isEmpty else { return 0 }
+        guard isCluster else { return try check(await command([name] + keys)).int ?? 0 }
+        var bySlot: [Int: [String]] = [:]
+        for key in keys { bySlot[RedisKeySlot.slot(key), default: []].append(key) }
+        var removed = 0
+        for result in await pipeline(bySlot.values.map { [name] + $0 }) {
+            removed += try check(result.get()).int ?? 0
+        }
+        return removed
+    }
+
+    /// Every key matching `pattern`, via repeated `SCAN cursor MATCH pattern COUNT count` (never `KEYS`); on a
+    /// cluster, on every master (a master that cannot be reached makes the scan fail: its keys would be missed).
     public func scan(match pattern: String, count: Int = 500) async throws(RedisError) -> [String] {
+        switch backend {
+        case .single(let node):
+            return try await Self.scan(node, match: pattern, count: count)
+        case .cluster(let cluster):
+            var keys: [String] = []
+            for node in try await cluster.masters() { keys += try await Self.scan(node, match: pattern, count: count) }
+            return keys
+        }
+    }
+
+    private static func scan(_ node: RedisNodeClient, match pattern: String, count: Int) async throws(RedisError) -> [String] {
         var cursor = "0"
         var keys: [String] = []
         repeat {
-            let reply = try check(await command(["SCAN", cursor, "MATCH", pattern, "COUNT", String(count)]))
+            let reply = try await node.command(["SCAN", cursor, "MATCH", pattern, "COUNT", String(count)].map { Array($0.utf8) })
+            if case .error(let message) = reply { throw RedisError(.server, message) }
             guard case .array(let parts) = reply, parts.count == 2, let next = parts[0].string,
                   case .array(let batch) = parts[1] else {
                 throw RedisError(.unexpectedReply, "SCAN returned \(reply)")

@@ -26,6 +26,9 @@ public struct RedisConfiguration: Sendable, Equatable {
     public var maxCoolOff: Double
     /// Commands allowed to wait on one connection before calls fail fast with `.unavailable` (default 256).
     public var maxPendingPerConnection: Int
+    /// Redis Cluster startup nodes (LiteLLM's `redis_startup_nodes`); empty = one server at `host:port`. When
+    /// set, `host` / `port` are the first startup node's, and the other settings apply to every master.
+    public var clusterNodes: [RedisNodeAddress] = []
 
     public init(
         host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil,
@@ -45,6 +48,21 @@ public struct RedisConfiguration: Sendable, Equatable {
         self.coolOff = coolOff
         self.maxCoolOff = max(coolOff, maxCoolOff)
         self.maxPendingPerConnection = max(1, maxPendingPerConnection)
+    }
+
+    /// A cluster configuration: `nodes` validated (`RedisNodeAddress.validateStartupNodes`), `host` / `port`
+    /// set to the first one; every other field as `base`.
+    public static func cluster(_ nodes: [RedisNodeAddress], base: RedisConfiguration = RedisConfiguration())
+        throws(RedisError) -> RedisConfiguration {
+        try RedisNodeAddress.validateStartupNodes(nodes)
+        guard base.database == 0 else {
+            throw RedisError(.configuration, "a Redis Cluster has only database 0, got database \(base.database)")
+        }
+        var c = base
+        c.clusterNodes = nodes
+        c.host = nodes[0].host
+        c.port = nodes[0].port
+        return c
     }
 
     /// Parses `redis://[[user]:pass@]host[:port][/db]`. `rediss://` (TLS) and `unix://` are rejected:

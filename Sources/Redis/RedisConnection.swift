@@ -32,6 +32,28 @@ final class RedisConnection: @unchecked Sendable {
         }
     }
 
+    /// Sends `commands` in one write and reads their replies in order (a pipeline: one round trip). On a
+    /// connection-level error the context is freed. MUST be called on `queue`.
+    func pipelineOnQueue(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
+        let ctx = try connectedContext()
+        do throws(RedisError) {
+            for args in commands { try Self.append(ctx, args) }
+            var replies: [RedisReply] = []
+            replies.reserveCapacity(commands.count)
+            for _ in commands {
+                guard let raw = chiredis_get_reply(ctx) else {
+                    throw RedisError(.connection, String(cString: chiredis_errstr(ctx)))
+                }
+                replies.append(Self.convert(raw))
+                freeReplyObject(raw)
+            }
+            return replies
+        } catch {
+            dropOnQueue()   // replies may be left unread: the connection's state is unknown
+            throw error
+        }
+    }
+
     /// Frees the context (if any). MUST be called on `queue`.
     func dropOnQueue() {
         if let context { redisFree(context) }
@@ -81,6 +103,25 @@ final class RedisConnection: @unchecked Sendable {
 
     /// Sends one binary-safe command with `redisCommandArgv` and converts the reply.
     static func run(_ ctx: UnsafeMutablePointer<redisContext>, _ args: [[UInt8]]) throws(RedisError) -> RedisReply {
+        let raw: UnsafeMutablePointer<redisReply>? = withArgv(args) { argc, argv, lens in
+            chiredis_command_argv(ctx, argc, argv, lens)
+        }
+        guard let raw else {
+            throw RedisError(.connection, String(cString: chiredis_errstr(ctx)))
+        }
+        defer { freeReplyObject(raw) }
+        return convert(raw)
+    }
+
+    /// Queues one command in the context's output buffer (sent by the next read).
+    static func append(_ ctx: UnsafeMutablePointer<redisContext>, _ args: [[UInt8]]) throws(RedisError) {
+        let status = withArgv(args) { argc, argv, lens in chiredis_append_argv(ctx, argc, argv, lens) }
+        if status != REDIS_OK { throw RedisError(.connection, String(cString: chiredis_errstr(ctx))) }
+    }
+
+    /// Calls `body` with hiredis' argc / argv / argvlen for `args` (valid only during the call).
+    private static func withArgv<R>(_ args: [[UInt8]],
+                                    _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int>?) -> R) -> R {
         precondition(!args.isEmpty, "a Redis command needs at least its name")
         // Copy every argument into one buffer so the pointers stay valid for the call.
         let total = args.reduce(0) { $0 + $1.count }
@@ -94,20 +135,15 @@ final class RedisConnection: @unchecked Sendable {
             storage.replaceSubrange(at..<(at + arg.count), with: arg)
             at += arg.count
         }
-        let raw: UnsafeMutablePointer<redisReply>? = storage.withUnsafeBufferPointer { buffer in
+        return storage.withUnsafeBufferPointer { buffer in
             let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
             var argv: [UnsafePointer<CChar>?] = offsets.map { base + $0 }
             return argv.withUnsafeMutableBufferPointer { argvBuffer in
                 lengths.withUnsafeBufferPointer { lens in
-                    chiredis_command_argv(ctx, Int32(args.count), argvBuffer.baseAddress, lens.baseAddress)
+                    body(Int32(args.count), argvBuffer.baseAddress, lens.baseAddress)
                 }
             }
         }
-        guard let raw else {
-            throw RedisError(.connection, String(cString: chiredis_errstr(ctx)))
-        }
-        defer { freeReplyObject(raw) }
-        return convert(raw)
     }
 
     /// Converts a hiredis reply tree into a `RedisReply` (copies every string).

@@ -60,9 +60,19 @@ public final class RedisSubscriber: Sendable {
 
     private func run() {
         var backoff = configuration.coolOff
+        // On a cluster any node delivers every published message (the cluster bus broadcasts them): each
+        // reconnection tries the next startup node, so a dead node does not silence the subscriber.
+        let nodes = configuration.clusterNodes
+        var attempt = 0
         while !isStopped {
+            var target = configuration
+            if !nodes.isEmpty {
+                target.host = nodes[attempt % nodes.count].host
+                target.port = nodes[attempt % nodes.count].port
+            }
+            attempt += 1
             do throws(RedisError) {
-                let ctx = try RedisConnection.connect(configuration)
+                let ctx = try RedisConnection.connect(target)
                 let registered: Bool = state.withLock { s in
                     if s.stopped { return false }
                     s.context = ctx

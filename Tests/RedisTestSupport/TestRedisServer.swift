@@ -51,7 +51,7 @@ public final class TestRedisServer: @unchecked Sendable {
     }
 
     /// Polls 127.0.0.1:`port` with `PING` until `+PONG` (true) or `seconds` pass (false). Blocking.
-    private static func waitForPong(port: Int, seconds: Double) -> Bool {
+    static func waitForPong(port: Int, seconds: Double) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -98,7 +98,7 @@ public final class TestRedisServer: @unchecked Sendable {
     /// A client for direct inspection (raw GET, TTL, ...).
     public func client() -> RedisClient { RedisClient(configuration: configuration) }
 
-    private static func freePort() throws -> Int {
+    static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RedisError(.connection, "socket() failed") }
         defer { close(fd) }

@@ -257,6 +257,7 @@ extension GatewayConfig {
             case "redis_port": settings.redisPort = try reader.int(value, p)
             case "redis_password": settings.redisPassword = try reader.string(value, p)
             case "redis_url": settings.redisURL = try reader.string(value, p)
+            case "redis_startup_nodes": settings.redisStartupNodes = try reader.redisStartupNodes(value, p)
             default: reader.unknownKey(p)
             }
         }
@@ -312,6 +313,7 @@ extension GatewayConfig {
             case "port": params.port = try reader.int(value, p)
             case "password": params.password = try reader.string(value, p)
             case "url", "redis_url": params.url = try reader.string(value, p)
+            case "redis_startup_nodes": params.startupNodes = try reader.redisStartupNodes(value, p)
             case "max_entries": params.maxEntries = try reader.int(value, p)
             case "supported_call_types":
                 // LiteLLM's call type names; the async and sync spellings are the same request here.
@@ -355,6 +357,7 @@ extension GatewayConfig {
             case "max_n": settings.maxN = try reader.positiveInt(value, p)
             case "kv_cache_dtype": settings.kvCacheDType = try reader.choice(value, p, among: ["f32", "f16", "q8_0"])
             case "kv_redis": settings.kvRedis = try reader.string(value, p)
+            case "kv_redis_startup_nodes": settings.kvRedisStartupNodes = try reader.redisStartupNodes(value, p)
             case "kv_redis_ttl": settings.kvRedisTTL = try reader.positiveDouble(value, p)
             case "kv_disk": settings.kvDisk = try reader.string(value, p)
             case "kv_disk_gib": settings.kvDiskGiB = try reader.positiveDouble(value, p)

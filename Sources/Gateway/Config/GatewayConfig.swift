@@ -1,4 +1,5 @@
 import CurlHTTP
+import Redis
 /// The gateway's configuration, read from a LiteLLM-compatible YAML file (`model_list`,
 /// `router_settings`, `litellm_settings`, `general_settings`, plus our `keys:` list).
 ///
@@ -155,6 +156,8 @@ public struct RouterSettings: Sendable {
     public var redisPassword: String?
     /// `REDIS_URL` from the environment, when set.
     public var redisURL: String?
+    /// `redis_startup_nodes`: a Redis Cluster for cooldowns, latencies, rate limits and spend (over `redis_host`).
+    public var redisStartupNodes: [RedisNodeAddress]?
 
     public init() {}
 }
@@ -177,6 +180,8 @@ public struct CacheParams: Sendable, Equatable {
     public var port: Int?
     public var password: String?
     public var url: String?
+    /// `redis_startup_nodes`: the cache lives in a Redis Cluster (over `host` / `url`).
+    public var startupNodes: [RedisNodeAddress]?
     public var maxEntries: Int?
     /// `supported_call_types` mapped to the kinds this gateway caches; nil = all.
     public var supportedKinds: Set<CacheRequestKind>?
@@ -216,6 +221,8 @@ public struct GeneralSettings: Sendable {
     public var kvCacheDType: String?
     /// Redis URL of the shared KV block tier (`--kv-redis`).
     public var kvRedis: String?
+    /// `kv_redis_startup_nodes`: the KV block tier in a Redis Cluster (`--kv-redis-startup-nodes`; over `kv_redis`).
+    public var kvRedisStartupNodes: [RedisNodeAddress]?
     /// Seconds a KV block lives in the Redis tier (`--kv-redis-ttl`).
     public var kvRedisTTL: Double?
     /// Directory of the disk KV block tier (`--kv-disk`).

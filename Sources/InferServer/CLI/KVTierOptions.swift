@@ -10,6 +10,9 @@ struct KVTierOptions: ParsableArguments {
     @Option(name: .long, help: "Redis for a KV block tier shared by every instance using it: redis://[user:pass@]host:port/db (config: general_settings.kv_redis).")
     var kvRedis: String?
 
+    @Option(name: .long, help: "Redis Cluster for the KV block tier: startup nodes as host:port,host:port (config: general_settings.kv_redis_startup_nodes; over --kv-redis; password from --kv-redis's URL or REDIS_PASSWORD).")
+    var kvRedisStartupNodes: String?
+
     @Option(name: .long, help: "Seconds a KV block lives in the Redis tier (default: general_settings.kv_redis_ttl or 3600).")
     var kvRedisTtl: Double?
 
@@ -36,7 +39,7 @@ struct KVTierOptions: ParsableArguments {
     }
 
     /// Whether a flag asks for a KV tier (they need a local engine).
-    var isSet: Bool { kvRedis != nil || kvDisk != nil || kvDiskGib != nil || kvRedisTtl != nil || kvTierSecret != nil }
+    var isSet: Bool { kvRedis != nil || kvRedisStartupNodes != nil || kvDisk != nil || kvDiskGib != nil || kvRedisTtl != nil || kvTierSecret != nil }
 
     /// Sets the admission order and the tiers (flags over `general_settings`) on `options`. Prints what it
     /// found on disk unless `quiet`.
@@ -60,13 +63,8 @@ struct KVTierOptions: ParsableArguments {
             }
             stores.append(disk)
         }
-        if let url = kvRedis ?? general?.kvRedis {
-            var configuration: RedisConfiguration
-            do {
-                configuration = try RedisConfiguration(url: url)
-            } catch {
-                throw ValidationError("--kv-redis: \(error)")
-            }
+        if let configuration = try redisConfiguration(general: general) {
+            var configuration = configuration
             // Blocks are large (a 2k-token prefix is tens of MB): more time per command and more connections
             // than the response caches use.
             configuration.commandTimeout = 2
@@ -74,12 +72,42 @@ struct KVTierOptions: ParsableArguments {
             let ttl = kvRedisTtl ?? general?.kvRedisTTL ?? 3600
             stores.append(RedisKVBlockStore(client: RedisClient(configuration: configuration), layout: layout, ttl: ttl))
             if !quiet {
-                Console.error("[serve] KV Redis tier: \(configuration.host):\(configuration.port) (namespace \(layout.namespace), ttl \(Int(ttl)) s)")
+                let cluster = configuration.clusterNodes.isEmpty ? "" : " cluster of \(configuration.clusterNodes.count) startup nodes,"
+                Console.error("[serve] KV Redis tier: \(configuration.host):\(configuration.port)\(cluster) (namespace \(layout.namespace), ttl \(Int(ttl)) s)")
             }
         }
         guard !stores.isEmpty else { return }
         let secret = kvTierSecret ?? general?.kvTierSecret ?? ProcessInfo.processInfo.environment["INFER_KV_TIER_SECRET"]
         options.kvTier = KVTier(layout: layout, stores: stores, secret: secret.map { Array($0.utf8) })
+    }
+
+    /// The KV tier's Redis: startup nodes (flag, then config) make it a cluster, the URL (flag, then config)
+    /// gives the password; nil when neither is set.
+    func redisConfiguration(general: GeneralSettings?) throws -> RedisConfiguration? {
+        var base: RedisConfiguration?
+        if let url = kvRedis ?? general?.kvRedis {
+            do {
+                base = try RedisConfiguration(url: url)
+            } catch {
+                throw ValidationError("--kv-redis: \(error)")
+            }
+        }
+        var nodes = general?.kvRedisStartupNodes
+        if let text = kvRedisStartupNodes {
+            do throws(RedisError) {
+                nodes = try text.split(separator: ",").map { try RedisNodeAddress(String($0).trimmingCharacters(in: .whitespaces)) }
+            } catch {
+                throw ValidationError("--kv-redis-startup-nodes: \(error.message)")
+            }
+        }
+        guard let nodes else { return base }
+        var cluster = base ?? RedisConfiguration()
+        if base == nil { cluster.password = ProcessInfo.processInfo.environment["REDIS_PASSWORD"] }
+        do {
+            return try RedisConfiguration.cluster(nodes, base: cluster)
+        } catch {
+            throw ValidationError("--kv-redis-startup-nodes: \(error.message)")
+        }
     }
 }
 

@@ -232,7 +232,7 @@ struct ServeCommand: AsyncParsableCommand {
             if tierOptions.isSet {
                 throw ValidationError("the KV tier options need a local model (--model or a local/ GGUF in model_list)")
             }
-            if let g = gatewayConfig?.generalSettings, g.kvRedis != nil || g.kvDisk != nil {
+            if let g = gatewayConfig?.generalSettings, g.kvRedis != nil || g.kvRedisStartupNodes != nil || g.kvDisk != nil {
                 Console.error("[config] warning: general_settings.kv_redis / kv_disk ignored: there is no local model")
             }
             Console.error("[serve] gateway-only: no local model, every deployment is remote")

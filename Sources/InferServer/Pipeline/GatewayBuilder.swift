@@ -56,7 +56,8 @@ enum GatewayBuilder {
             cooldowns = RedisCooldownStore(redis: client, policy: policy,
                                            prefix: settings.namespace ?? "infer", logger: logger)
             latencies = RedisLatencyStore(redis: client, prefix: settings.namespace ?? "infer", logger: logger)
-            Console.error("[serve] router cooldowns and latencies shared through redis \(redis.host):\(redis.port)")
+            Console.error("[serve] router cooldowns and latencies shared through redis \(redis.host):\(redis.port)"
+                + (redis.clusterNodes.isEmpty ? "" : " (cluster, \(redis.clusterNodes.count) startup nodes)"))
         }
         let router = try ProviderRouter(config: config, localProvider: { entry throws -> any ChatProvider in
             var isDirectory: ObjCBool = false
@@ -130,9 +131,15 @@ enum GatewayBuilder {
         return settings
     }
 
-    /// Redis from `cache_params` (url, or host/port/password), else `REDIS_URL` / `REDIS_HOST` / ... .
+    /// Redis from `cache_params` (`redis_startup_nodes` for a cluster, url, or host/port/password), else
+    /// `REDIS_URL` / `REDIS_HOST` / ... .
     static func redisConfiguration(_ config: GatewayConfig) throws -> RedisConfiguration {
         let p = config.litellmSettings.cacheParams
+        if let nodes = p.startupNodes {
+            var base = RedisConfiguration()
+            base.password = p.password
+            return try clusterConfiguration(nodes, base: base, path: "litellm_settings.cache_params.redis_startup_nodes")
+        }
         if let url = p.url {
             do {
                 return try RedisConfiguration(url: url)
@@ -154,6 +161,11 @@ enum GatewayBuilder {
 
     /// `router_settings.redis_url` / `redis_host` (+ port, password), if set.
     static func routerRedis(_ r: RouterSettings) throws -> RedisConfiguration? {
+        if let nodes = r.redisStartupNodes {
+            var base = RedisConfiguration()
+            base.password = r.redisPassword
+            return try clusterConfiguration(nodes, base: base, path: "router_settings.redis_startup_nodes")
+        }
         if let url = r.redisURL {
             do {
                 return try RedisConfiguration(url: url)
@@ -166,6 +178,16 @@ enum GatewayBuilder {
         if let port = r.redisPort { c.port = port }
         c.password = r.redisPassword
         return c
+    }
+
+    /// A Redis Cluster configuration from validated startup nodes (`path` names the key in errors).
+    static func clusterConfiguration(_ nodes: [RedisNodeAddress], base: RedisConfiguration, path: String) throws
+        -> RedisConfiguration {
+        do {
+            return try RedisConfiguration.cluster(nodes, base: base)
+        } catch {
+            throw ConfigError("\(path): \(error.message)")
+        }
     }
 
     static func samePath(_ a: String, _ b: String) -> Bool {
