@@ -94,11 +94,15 @@ struct KVTierOptions: ParsableArguments {
         }
         var nodes = general?.kvRedisStartupNodes
         if let text = kvRedisStartupNodes {
-            do throws(RedisError) {
-                nodes = try text.split(separator: ",").map { try RedisNodeAddress(String($0).trimmingCharacters(in: .whitespaces)) }
-            } catch {
-                throw ValidationError("--kv-redis-startup-nodes: \(error.message)")
+            var parsed: [RedisNodeAddress] = []
+            for part in text.split(separator: ",") {
+                do throws(RedisError) {
+                    parsed.append(try RedisNodeAddress(part.trimmingCharacters(in: .whitespaces)))
+                } catch {
+                    throw ValidationError("--kv-redis-startup-nodes: \(error.message)")
+                }
             }
+            nodes = parsed
         }
         guard let nodes else { return base }
         var cluster = base ?? RedisConfiguration()
