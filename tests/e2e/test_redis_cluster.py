@@ -3,6 +3,9 @@
 
 - exact cache hits whose keys land on every master (each key found on the master `CLUSTER SLOTS` names for its
   `CLUSTER KEYSLOT`, as the real cluster computes them);
+- the KV block tier on the cluster (`general_settings.kv_redis_startup_nodes`): a second real instance loads the
+  prefix the first one computed, from blocks spread over every master; a bad `--kv-redis-startup-nodes` is
+  refused at start;
 - a master killed in the middle of a concurrent burst: no request fails (all 200), and afterwards the prompts
   whose keys live on the dead master are served with `x-cache: BYPASS` while the others are still HITs.
 
@@ -18,7 +21,7 @@ import time
 import httpx
 import pytest
 
-from support import RecordingUpstream, Server, free_port, write_config
+from support import INFER_BIN, MODEL, RecordingUpstream, Server, free_port, long_prompt, write_config
 
 REDIS_SERVER = shutil.which("redis-server")
 REDIS_CLI = shutil.which("redis-cli")
@@ -136,6 +139,49 @@ def test_cache_hits_land_on_every_master(gateway, cluster, upstream):
     assert set(masters) == {0, 1, 2}, masters
     sizes = [int(cli(p, "DBSIZE")) for p in cluster.ports]
     assert all(n > 0 for n in sizes) and sum(sizes) >= len(prompts), sizes
+
+
+def kv_complete(server, prompt):
+    r = httpx.post(f"{server.url}/v1/completions", timeout=300,
+                   json={"model": "gemma", "prompt": prompt, "max_tokens": 1, "temperature": 0})
+    assert r.status_code == 200, r.text
+    usage = r.json()["usage"]
+    return usage["prompt_tokens"], (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
+
+
+def test_kv_tier_on_the_cluster_is_shared_by_two_instances(cluster, tmp_path_factory):
+    config = f"""model_list:
+  - model_name: gemma
+    litellm_params: {{model: local/{MODEL}}}
+general_settings:
+  kv_redis_startup_nodes: [{{host: 127.0.0.1, port: {cluster.ports[1]}}}]
+"""
+    path = write_config(tmp_path_factory.mktemp("kv-cluster"), config)
+    servers = [Server("--config", str(path), "--threads", "1", name=f"kv-cluster-{n}", with_model=False,
+                      model_name="gemma").start() for n in ("a", "b")]
+    try:
+        a, b = servers
+        prompt = long_prompt(a, 5_000, tokens=1000)
+        total, cached = kv_complete(a, prompt)
+        assert cached == 0
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{a.url}/prefix_cache/stats", timeout=30).json()["tiers"]["write_queue"]["pending"]:
+            assert time.monotonic() < deadline, "the tier write queue did not drain"
+            time.sleep(0.1)
+        blocks = [len(cli(p, "--scan", "--pattern", "infer:kv:*").split()) for p in cluster.ports]
+        assert all(n > 0 for n in blocks) and sum(blocks) >= total // 16 - 1, blocks
+        total_b, cached_b = kv_complete(b, prompt)
+        assert total_b == total and cached_b >= 0.9 * total, f"B reused {cached_b} of {total} tokens"
+    finally:
+        for s in servers:
+            assert s.stop() == 0, s.log_tail()
+
+
+def test_bad_kv_startup_nodes_are_refused_at_start():
+    out = subprocess.run([str(INFER_BIN), "serve", "--model", str(MODEL), "--port", str(free_port()),
+                          "--kv-redis-startup-nodes", "127.0.0.1:0"], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "--kv-redis-startup-nodes: redis port must be 1-65535, got 0" in out.stderr, out.stderr[-2000:]
 
 
 def test_master_killed_mid_burst_no_request_fails(gateway, cluster):
