@@ -99,6 +99,7 @@ enum DashboardPage {
         @media (prefers-color-scheme: dark) { :root { --fg: #e6e9ef; --muted: #98a2b3; --bg: #12151b;
           --card: #1b2029; --line: #2c3440; } }
         * { box-sizing: border-box; }
+        [hidden] { display: none !important; }
         body { margin: 0; font: 14px/1.4 system-ui, sans-serif; color: var(--fg); background: var(--bg); }
         header { display: flex; gap: 12px; align-items: center; padding: 10px 20px; background: var(--card);
           border-bottom: 1px solid var(--line); }

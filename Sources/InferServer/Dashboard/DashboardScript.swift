@@ -233,6 +233,12 @@ enum DashboardScript {
         drawing = true;
       });
       ctx.stroke();
+      l.values.forEach((v, j) => {
+        if (v === null) return;
+        ctx.beginPath();
+        ctx.arc(left + (offset + j) * step, h - bottom - (v / max) * (h - top - bottom), 2.5, 0, 2 * Math.PI);
+        ctx.fill();
+      });
       ctx.fillText(l.label, legend, 12);
       legend += ctx.measureText(l.label).width + 16;
     });
