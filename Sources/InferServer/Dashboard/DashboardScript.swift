@@ -168,7 +168,8 @@ enum DashboardScript {
     fillTable("kv-blocks", [{ title: "Blocks", field: "state" }, { title: "Count", field: "count", num: true },
       { title: "Share", field: "share", num: true }],
       states.map(([field, title]) => ({ state: title, field, count: blocks[field], share: pct(blocks.total ? blocks[field] / blocks.total : 0) })), "field");
-    stackChart($("kv-chart"), states.map(([field, title]) => ({ label: title, value: blocks[field] })), blocks ? blocks.total : 0);
+    stackChart($("kv-chart"), states.map(([field, title]) => ({ label: title, value: blocks[field] })), blocks ? blocks.total : 0,
+      kv ? "no KV numbers before the engine's first step" : "no local KV pool (gateway-only)");
     fillTable("kv-tiers", [{ title: "Tier", field: "tier" }, { title: "Hit tokens", field: "hit_tokens", num: true },
       { title: "Reads", field: "reads", num: true }, { title: "Hits", field: "hits", num: true },
       { title: "Writes", field: "writes", num: true }, { title: "Errors", field: "errors", num: true }],
@@ -259,9 +260,9 @@ enum DashboardScript {
     });
   }
 
-  function stackChart(canvas, parts, total) {
+  function stackChart(canvas, parts, total, empty) {
     const ctx = frame(canvas), w = canvas.width;
-    if (!total) { ctx.fillText("no local KV pool", 4, 30); return; }
+    if (!total) { ctx.fillText(empty, 4, 30); return; }
     let x = 0;
     parts.forEach((p, i) => {
       const pw = (p.value / total) * w, lx = i * (w / parts.length);
