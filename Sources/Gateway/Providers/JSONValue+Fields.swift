@@ -18,7 +18,7 @@ extension JSONValue {
     }
 
     /// The integer payload (integral doubles included), if this is a number.
-    var intField: Int? {
+    public var intField: Int? {
         switch self {
         case .int(let i): i
         case .double(let d) where d.rounded() == d && abs(d) < 1e15: Int(d)

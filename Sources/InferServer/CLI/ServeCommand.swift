@@ -288,6 +288,7 @@ struct ServeCommand: AsyncParsableCommand {
         let app = buildApplication(server, gateway: gateway, logger: logger) { port in
             if groups.count > 1 || template == nil { Console.error("[serve] model groups: \(groups.joined(separator: ", "))") }
             if let template { Console.error("[serve] model '\(name)', chat template \(template.rawValue)") }
+            Console.error("[serve] dashboard: http://\(host):\(port)/ui")
             Console.error("listening on http://\(host):\(port)")
         }
         var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint],

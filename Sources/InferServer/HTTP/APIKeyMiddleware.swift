@@ -5,7 +5,8 @@ import Logging
 import OpenAIRequest
 
 /// Requires `Authorization: Bearer <key>` (the master key or a virtual key) on every route but health and
-/// metrics (open for probes and scrapers) when any key is configured. Keys are compared in constant time
+/// metrics (open for probes and scrapers) and the dashboard page `/ui` (static, no data: its script sends the
+/// key to `/ui/api/summary`, which is not open) when any key is configured. Keys are compared in constant time
 /// (digests, every key compared) and never logged.
 struct APIKeyMiddleware: RouterMiddleware {
     typealias Context = InferRequestContext
@@ -22,6 +23,6 @@ struct APIKeyMiddleware: RouterMiddleware {
     }
 
     static func isOpen(_ path: String) -> Bool {
-        path == "/health" || path.hasPrefix("/health/") || path == "/metrics"
+        path == "/health" || path.hasPrefix("/health/") || path == "/metrics" || path == "/ui"
     }
 }

@@ -47,6 +47,9 @@ func buildApplication(_ server: OpenAIServer, gateway build: GatewayBuild? = nil
     router.get("/global/spend/models", use: spend.models)
     router.get("/spend/logs", use: spend.logs)
     router.get("/key/info", use: KeyInfoRoute(server: server, spend: pipeline.spend).handle)
+    let dashboard = DashboardRoutes(server: server, pipeline: pipeline)
+    router.get("/ui", use: dashboard.page)
+    router.get("/ui/api/summary", use: dashboard.summary)
     if let local = server.local {
         let prefixAdmin = PrefixCacheAdminRoutes(server: server, local: local)
         router.get("/prefix_cache/stats", use: prefixAdmin.stats)

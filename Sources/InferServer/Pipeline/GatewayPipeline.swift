@@ -25,6 +25,8 @@ struct GatewayPipeline: Sendable {
     let spend: SpendTracker
     /// The alert rules (nil: `general_settings.alerting` is empty).
     var alerts: AlertMonitor?
+    /// Requests, failures and latency per model group over the last minute (the dashboard's).
+    let traffic = TrafficMonitor()
 
     init(router: ProviderRouter, cache: CacheLayer?, defaultModel: String?,
          limiter: RateLimiter = RateLimiter(store: InMemoryRateLimitStore()),

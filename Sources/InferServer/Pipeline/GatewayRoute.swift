@@ -39,25 +39,34 @@ struct GatewayRoute: Sendable {
         let deadline: ContinuousClock.Instant
     }
 
-    /// The stages, observed by the alert rules (a 5xx or an unexpected error is a failed request).
+    /// The stages, observed by the alert rules (a 5xx or an unexpected error is a failed request) and, once
+    /// admitted to a configured group, by the group's traffic window. Latency runs to the response head (the
+    /// first chunk for streams).
     private func handle(_ request: Request, _ context: InferRequestContext, endpoint: Endpoint) async throws -> Response {
         let start = Date().timeIntervalSince1970
-        guard let alerts = gateway.alerts else { return try await stages(request, context, endpoint: endpoint, start: start) }
+        var group: String?
         do {
-            let response = try await stages(request, context, endpoint: endpoint, start: start)
-            await alerts.request(failed: response.status.code >= 500, latency: Date().timeIntervalSince1970 - start)
+            let response = try await stages(request, context, endpoint: endpoint, start: start, group: &group)
+            await observe(group: group, failed: response.status.code >= 500, start: start)
             return response
         } catch {
-            let failed = (error as? OpenAIError).map { $0.status.code >= 500 } ?? true
-            await alerts.request(failed: failed, latency: Date().timeIntervalSince1970 - start)
+            await observe(group: group, failed: (error as? OpenAIError).map { $0.status.code >= 500 } ?? true, start: start)
             throw error
         }
     }
 
+    private func observe(group: String?, failed: Bool, start: Double) async {
+        let latency = Date().timeIntervalSince1970 - start
+        await gateway.alerts?.request(failed: failed, latency: latency)
+        if let group { gateway.traffic.record(group: group, latency: latency, failed: failed) }
+    }
+
+    /// `group` is set once the request is admitted to an existing model group.
     private func stages(_ request: Request, _ context: InferRequestContext, endpoint: Endpoint,
-                        start: Double) async throws -> Response {
+                        start: Double, group: inout String?) async throws -> Response {
         let parsed = try await parse(request, endpoint: endpoint)
         let admission = try await admit(parsed, context.caller)
+        group = parsed.model
         let lookup = try await lookUp(parsed, admission, cacheControl: request.headers[.cacheControl])
         if let lookup, let cached = lookup.response {
             return await replay(cached, lookup, parsed, admission, start: start, logger: context.logger)
