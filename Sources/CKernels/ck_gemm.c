@@ -53,8 +53,11 @@ CK_VNNI CK_INLINE void mk32_vnni(const int R, const int TT, const ck_row32 *rw, 
             const __m256 dw = _mm256_loadu_ps(rw[r].dw + 8 * k);
             for (int t = 0; t < TT; t++) {
                 const __m256i p = _mm256_dpbusd_epi32(iv, _mm256_loadu_si256((const __m256i *)(tk->a[t] + 32 * k)), wv);
-                const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw, _mm256_broadcast_ss(tk->da[t] + k)));
-                acc[r][t] = _mm512_add_ps(acc[r][t], _mm512_zextps256_ps512(f));
+                // A fused multiply-add into the lower half (the upper half adds 0·0), as the one-token loop
+                // (ck_gemv.c) does for its last block: the same rounding, so the same result at any T.
+                const __m256 d = _mm256_mul_ps(dw, _mm256_broadcast_ss(tk->da[t] + k));
+                acc[r][t] = _mm512_fmadd_ps(_mm512_zextps256_ps512(_mm256_cvtepi32_ps(p)), _mm512_zextps256_ps512(d),
+                                            acc[r][t]);
             }
         }
     }

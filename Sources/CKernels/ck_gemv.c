@@ -9,9 +9,11 @@
 // the unpack goes straight into vpdpbusd), the row loop in C (no per-row call from Swift).
 // ---------------------------------------------------------------------------------------------
 
-/// Σ_j q_j·a_j of one Q5_0 / Q8_0 block as 8 int32 lanes, from the signed activations a and their sum.
-/// Q5_0: the 5-bit q is built unsigned with one masked add (bit j of qh -> +16 in byte j) and the -16
-/// offset enters as the accumulator's initial value -16·Σa. Q8_0: llama.cpp's sign trick |w|·sign(a, w).
+/// Σ_j q_j·a_j of one Q5_0 / Q8_0 block as 8 int32 lanes (lane i: bytes 4i..4i+3), from the signed
+/// activations a (in -127...127). llama.cpp's sign trick |w|·sign(a, w) for both; Q5_0's 5-bit q is built
+/// with one masked add (bit j of qh -> +16 in byte j), then -16. Every lane holds exactly its own 4 products,
+/// as in the tiled kernels (ck_gemm.c), so the float sums match them bit for bit (batch invariance: a token
+/// decoded alone gets the same logits as in a batch or a speculative verification). `sa` is unused.
 CK_VNNI CK_INLINE __m256i block_dot_vnni(const int q8, const uint8_t *blk, __m256i a, int32_t sa) {
     if (q8) {
         const __m256i x = _mm256_loadu_si256((const __m256i *)(blk + 2));
@@ -21,8 +23,10 @@ CK_VNNI CK_INLINE __m256i block_dot_vnni(const int q8, const uint8_t *blk, __m25
     memcpy(&qh, blk + 2, 4);
     const __m128i lo = _mm_loadu_si128((const __m128i *)(blk + 6));
     const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(lo, 4), lo), _mm256_set1_epi8(0x0F));
-    const __m256i q = _mm256_mask_add_epi8(nib, (__mmask32)qh, nib, _mm256_set1_epi8(0x10));
-    return _mm256_dpbusd_epi32(_mm256_zextsi128_si256(_mm_cvtsi32_si128(-16 * sa)), q, a);
+    const __m256i q = _mm256_sub_epi8(_mm256_mask_add_epi8(nib, (__mmask32)qh, nib, _mm256_set1_epi8(0x10)),
+                                      _mm256_set1_epi8(0x10));
+    (void)sa;
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(q), _mm256_sign_epi8(a, q));
 }
 
 /// One weight row . the packed activation row, two blocks per step into two accumulators.

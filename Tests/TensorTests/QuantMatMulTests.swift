@@ -82,6 +82,32 @@ struct QuantMatMulTests {
         }
     }
 
+    /// Batch invariance: token t's outputs are bit-identical whether it is computed alone (decode, T = 1) or
+    /// among other tokens (a batch of sequences, a speculative verification). Speculative greedy output is
+    /// identical to plain decoding only because of this.
+    @Test("A token's outputs do not depend on how many tokens share the call", arguments: quantBlockTypes + quantFloatTypes)
+    func batchInvariance(type: GGMLType) {
+        for n in type.blockSize == 256 ? [256, 512, 2048] : [96, 256, 640, 2048] {   // 96: an odd block count
+            let c = Case(type: type, n: n, tokens: 7)
+            let together = Self.run(c, path: .best, seed: 77 + UInt64(n))
+            for t in 0..<c.tokens {
+                var alone = [Float](repeating: .nan, count: together.outStride)
+                let act = ActivationBuffer()
+                together.x.withUnsafeBufferPointer { act.prepare(for: type, x: $0.baseAddress! + t * n, rows: 1, n: n) }
+                together.weights.withUnsafeBytes { w in
+                    alone.withUnsafeMutableBufferPointer {
+                        MatMul.compute(type, weight: w.baseAddress!, n: n, rows: together.rowRange, act: act,
+                                       out: $0.baseAddress!, outStride: together.outStride)
+                    }
+                }
+                for o in together.rowRange {
+                    let a = alone[o], b = together.out[t * together.outStride + o]
+                    #expect(a.bitPattern == b.bitPattern, "\(type) n=\(n) t=\(t) o=\(o): alone \(a) vs batched \(b)")
+                }
+            }
+        }
+    }
+
     @Test("Concurrent calls on disjoint row ranges with one buffer give the single-call result")
     func concurrentRanges() async {
         let c = Case(type: .q8_0, n: 640, tokens: 3)

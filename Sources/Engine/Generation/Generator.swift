@@ -7,12 +7,15 @@ public struct GenerationOptions: Sendable {
     public var sampling: SamplingParameters
     /// Stop when an end-of-generation token is sampled (it is not emitted as text).
     public var stopAtEndOfGeneration: Bool
+    /// Draft tokens and verify them in one forward pass (the output is the same as without).
+    public var speculative: SpeculativeMode
 
     public init(maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(),
-                stopAtEndOfGeneration: Bool = true) {
+                stopAtEndOfGeneration: Bool = true, speculative: SpeculativeMode = .off) {
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.stopAtEndOfGeneration = stopAtEndOfGeneration
+        self.speculative = speculative
     }
 }
 
@@ -28,6 +31,11 @@ public struct GenerationResult: Sendable {
     /// Seconds spent on the prompt (prefill) and on generated tokens (decode).
     public var prefillSeconds: Double
     public var decodeSeconds: Double
+    /// Speculative decoding: tokens drafted and how many of them were accepted.
+    public var draftedTokens = 0
+    public var acceptedTokens = 0
+    /// Forward passes in decode (with speculation, fewer than the generated tokens).
+    public var decodeSteps = 0
 
     public var prefillTokensPerSecond: Double { Double(promptTokens.count) / max(prefillSeconds, 1e-9) }
     public var decodeTokensPerSecond: Double { Double(max(tokens.count - 1, 0)) / max(decodeSeconds, 1e-9) }
@@ -39,6 +47,8 @@ public struct Generator {
     public let model: LanguageModel
     /// How the KV cache stores keys and values.
     public let kvCacheDType: KVCacheDType
+    /// Replaces prompt lookup as the source of drafts (tests: drafts chosen to be accepted some of the time).
+    var draftOverride: (@Sendable (_ history: [Int], _ count: Int) -> [Int])?
 
     public init(model: LanguageModel, kvCacheDType: KVCacheDType = .f32) {
         self.model = model
@@ -84,23 +94,51 @@ public struct Generator {
         var logits = prefill(promptTokens, cache: cache)
         result.prefillSeconds = Date().timeIntervalSince(t0)
         let t1 = Date()
-        while result.tokens.count < options.maxTokens {
-            let next = logits.withUnsafeBufferPointer { sampler.sample($0) }
+        var speculation = SpeculationState()
+        let drafter = NgramDrafter()
+        var history = promptTokens
+        // `logits` holds one row per fed token; `row` is the one the next token is sampled from.
+        var row = 0
+        var drafts: [Int] = []
+        decoding: while result.tokens.count < options.maxTokens {
+            let next = logits.withUnsafeBufferPointer {
+                sampler.sample(UnsafeBufferPointer(rebasing: $0[(row * cfg.vocabularySize)..<((row + 1) * cfg.vocabularySize)]))
+            }
             sampler.accept(next)
             if options.stopAtEndOfGeneration && model.tokenizer.eogIDs.contains(next) {
                 result.finishReason = .stop
                 break
             }
             result.tokens.append(next)
+            history.append(next)
             let piece = detok.append(next)
             if !piece.isEmpty {
                 result.text += piece
                 if !onText(piece) { result.finishReason = .cancelled; break }
             }
             if result.tokens.count == options.maxTokens { break }
+            if row < drafts.count, drafts[row] == next {
+                row += 1   // the draft was right: its row (already in the cache) gives the next logits
+                continue decoding
+            }
+            if !drafts.isEmpty {
+                // `row` drafted tokens were accepted; the cache keeps the fed token and them.
+                speculation.record(drafted: drafts.count, accepted: row)
+                cache.truncate(to: cache.count - drafts.count + row)
+                drafts = []
+            }
             if cache.count >= cache.capacity { result.finishReason = .contextFull; break }
-            logits = model.transformer.forward([next][...], cache: cache, outputRows: 0..<1)
+            let room = min(options.maxTokens - result.tokens.count - 1, cache.capacity - cache.count - 1,
+                           model.transformer.maxBatch - 1)
+            drafts = options.speculative == .ngram && room > 0
+                ? (draftOverride ?? { drafter.draft($0, count: $1) })(history, min(speculation.wanted(), room)) : []
+            result.draftedTokens += drafts.count
+            logits = model.transformer.forward(([next] + drafts)[...], cache: cache, outputRows: 0..<(drafts.count + 1))
+            result.decodeSteps += 1
+            row = 0
         }
+        if !drafts.isEmpty { speculation.record(drafted: drafts.count, accepted: row) }
+        result.acceptedTokens = speculation.accepted
         let tail = detok.finish()
         if !tail.isEmpty {
             result.text += tail

@@ -120,6 +120,8 @@ public struct EngineOptions: Sendable {
     /// aging 2 s turned the queue back into arrival order within seconds (hit rate 14 %), 10 s reached 52 %,
     /// 30 s and 60 s the workload's ceiling of 82 %. A request waits at most this long for better-cached ones.
     public var scheduleAging: Double = 30
+    /// Speculative decoding for decoding sequences (prompt-lookup drafts verified in the same batch).
+    public var speculative: SpeculativeMode = .off
 
     public init(kvCacheTokens: Int = 65536, blockSize: Int = 16, maxBatchTokens: Int = 128, maxRunning: Int = 16,
                 maxQueued: Int = 256, prefixCaching: Bool = true, kvCacheDType: KVCacheDType = .f32,
@@ -158,6 +160,9 @@ public struct EngineStats: Sendable {
     /// Tokens run through the model as prompt (prefill) work; cache hits do not count.
     public var prefillTokens: Int = 0
     public var decodeTokens: Int = 0
+    /// Speculative decoding: tokens drafted (run through the model with the decode tokens) and accepted.
+    public var draftedTokens: Int = 0
+    public var acceptedDraftTokens: Int = 0
     public var steps: Int = 0
     public var preemptions: Int = 0
     public var finishedRequests: Int = 0

@@ -45,6 +45,8 @@ final class Scheduler {
         var admittedAt = 0             // admission order (for preemption: youngest first)
         var promptBlockHashes: [BlockHash] = []   // full prompt blocks, hashed once, for in-flight sharing
         var tierRead = TierRead.notAsked
+        /// Speculative decoding: the draft length and acceptance of this sequence.
+        var speculation = SpeculationState()
 
         init(job: Job, model: LanguageModel) {
             self.job = job
@@ -96,6 +98,7 @@ final class Scheduler {
     private var prefixHitsChanged = false
     /// Grammar-constrained sampling (token trie, mask cache), for requests with a `grammar`.
     private lazy var constrained = ConstrainedSampler(tokenizer: model.tokenizer)
+    private let drafter = NgramDrafter()
     /// Hashes this process wrote to or loaded from the tiers (so a shutdown saves only the others). Bounded:
     /// cleared past `8 * blockCount` entries (the cost is writing some blocks twice).
     private var inTier: Set<BlockHash> = []
@@ -180,7 +183,7 @@ final class Scheduler {
         guard !running.isEmpty else { return publish() }
         var rows: [BatchRow] = []
         var outputs: [Int] = []          // batch row whose logits each sampling sequence needs
-        var batchSeqs: [(seq: ScheduledSequence, count: Int, output: Int?)] = []
+        var batchSeqs: [(seq: ScheduledSequence, count: Int, output: Int?, drafts: [Int])] = []
         var tables: [BlockTable] = []
         var budget = options.maxBatchTokens
 
@@ -192,11 +195,17 @@ final class Scheduler {
             let (a, b) = ($0.tokens.count - $0.computed, $1.tokens.count - $1.computed)
             return a != b ? a < b : $0.admittedAt < $1.admittedAt
         }
-        let ordered = running.filter { !$0.isPrefilling } + prefilling
-        for seq in ordered where budget > 0 {
+        let decoding = running.filter { !$0.isPrefilling }
+        var decodersLeft = decoding.count
+        for seq in decoding + prefilling where budget > 0 {
             guard running.contains(where: { $0 === seq }) else { continue }   // preempted in this loop
             let want = min(budget, seq.tokens.count - seq.computed)
+            let decodes = seq.tokens.count - seq.computed == 1
+            if decodes { decodersLeft -= 1 }
             guard want > 0, reserve(seq, total: seq.computed + want) else { continue }
+            // Speculation: drafted tokens ride along with a decode token, from budget no other decoding
+            // sequence needs for its own token.
+            let drafts = decodes ? draft(seq, budget: budget - 1 - max(decodersLeft, 0)) : []
             guard let id = seq.cacheID, let blocks = cache.blockTable(of: id) else {
                 fail(seq, "running sequence \(seq.job.id) has no block table")
                 continue
@@ -211,8 +220,12 @@ final class Scheduler {
                 output = outputs.count
                 outputs.append(rows.count - 1)
             }
-            batchSeqs.append((seq, want, output))
-            budget -= want
+            for (k, token) in drafts.enumerated() {
+                rows.append(BatchRow(token: token, position: seq.computed + want + k, sequence: index))
+                outputs.append(rows.count - 1)
+            }
+            batchSeqs.append((seq, want, output, drafts))
+            budget -= want + drafts.count
         }
         // A later preemption may have removed a sequence already placed in this batch.
         batchSeqs.removeAll { entry in !running.contains { $0 === entry.seq } }
@@ -222,7 +235,7 @@ final class Scheduler {
         let logits = model.transformer.forward(rows: rows, tables: tables, kv: kvPool, outputRows: outputs)
         stats.steps += 1
         let vocab = model.config.vocabularySize
-        for (seq, count, output) in batchSeqs {
+        for (seq, count, output, drafts) in batchSeqs {
             let range = seq.computed..<(seq.computed + count)
             if seq.computed < seq.promptCount { stats.prefillTokens += count } else { stats.decodeTokens += count }
             if let id = seq.cacheID {
@@ -248,9 +261,55 @@ final class Scheduler {
             guard let output else { continue }
             logits.withUnsafeBufferPointer { lp in
                 sample(seq, UnsafeBufferPointer(rebasing: lp[(output * vocab)..<((output + 1) * vocab)]))
+                verify(seq, drafts: drafts, logits: lp, firstRow: output + 1)
             }
         }
         publish()
+    }
+
+    // MARK: - Speculative decoding
+
+    /// Up to `budget` tokens drafted for a decoding sequence (prompt lookup), with KV room reserved for them
+    /// (never by preempting anyone: no room, no draft).
+    private func draft(_ seq: ScheduledSequence, budget: Int) -> [Int] {
+        guard options.speculative == .ngram, budget > 0, let id = seq.cacheID else { return [] }
+        let r = seq.job.request
+        let room = min(budget, r.maxTokens - seq.generated - 1, model.config.contextLength - seq.tokens.count - 1)
+        guard room > 0 else { return [] }
+        let drafts = drafter.draft(seq.tokens, count: min(seq.speculation.wanted(), room))
+        guard !drafts.isEmpty, (try? cache.reserve(id, totalTokens: seq.computed + 1 + drafts.count)) == true else {
+            return []
+        }
+        return drafts
+    }
+
+    /// After the decode token's sample: while the sampled token equals the next drafted one, that draft's
+    /// KV (computed in this batch) is kept and its row's logits give the next token. The first mismatch ends
+    /// it; its sampled token is the sequence's next input, as in plain decoding. Each token is sampled from
+    /// exactly the distribution plain decoding would use (a draft is only ever compared with a sample), so
+    /// the output distribution is unchanged and greedy output is identical.
+    private func verify(_ seq: ScheduledSequence, drafts: [Int], logits: UnsafeBufferPointer<Float>, firstRow: Int) {
+        guard !drafts.isEmpty else { return }
+        let vocab = model.config.vocabularySize
+        var accepted = 0
+        for (k, token) in drafts.enumerated() {
+            // Still running, and the token just sampled (the newest, without KV yet) is the draft.
+            guard let id = seq.cacheID, seq.tokens.count == seq.computed + 1, seq.tokens[seq.computed] == token else { break }
+            do {
+                let outcome = try cache.commit(id, tokens: seq.tokens[seq.computed..<(seq.computed + 1)])
+                if !outcome.newBlocks.isEmpty { writeToTier(outcome.newBlocks) }
+            } catch {
+                recordPrefixCacheError("commit of a drafted token for sequence \(seq.job.id) failed: \(error)")
+                break   // unregistered: recompute from here (the sampled token is the next input)
+            }
+            seq.computed += 1
+            accepted += 1
+            let row = firstRow + k
+            sample(seq, UnsafeBufferPointer(rebasing: logits[(row * vocab)..<((row + 1) * vocab)]))
+        }
+        seq.speculation.record(drafted: drafts.count, accepted: accepted)
+        stats.draftedTokens += drafts.count
+        stats.acceptedDraftTokens += accepted
     }
 
     // MARK: - Admission and blocks

@@ -233,6 +233,8 @@ public struct GeneralSettings: Sendable {
     public var kvTierSecret: String?
     /// Admission order of waiting requests: `lpm` (longest cached prefix first, with aging) or `fcfs`.
     public var schedulePolicy: String?
+    /// Speculative decoding on the local engine: `ngram` (prompt lookup) or `off` (`--speculative`).
+    public var speculative: String?
     /// System prompts every tenant may share (our extension): with tenant isolation, a prompt that starts
     /// with one keeps that part of the prefix cache unsalted, and salts the rest.
     public var publicPrefixes: [String] = []

@@ -9,6 +9,7 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var kvOptions: KVCacheOptions
+    @OptionGroup var speculativeOptions: SpeculativeOptions
 
     @Option(name: .long, help: "The prompt text.")
     var prompt: String?
@@ -40,7 +41,7 @@ struct GenerateCommand: ParsableCommand {
     @Flag(name: .long, help: "Keep generating after an end-of-generation token.")
     var ignoreEos = false
 
-    @Flag(name: .long, help: "Print one JSON object {prompt_tokens, tokens, text} instead of streaming text.")
+    @Flag(name: .long, help: "Print one JSON object {prompt_tokens, tokens, text, finish_reason, decode_tokens_per_second, ...} instead of streaming text.")
     var json = false
 
     func validate() throws {
@@ -68,7 +69,8 @@ struct GenerateCommand: ParsableCommand {
         var sampling = SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
                                           repetitionPenalty: repeatPenalty, seed: seed)
         if temperature <= 0 { sampling = .greedy }
-        let options = GenerationOptions(maxTokens: maxTokens, sampling: sampling, stopAtEndOfGeneration: !ignoreEos)
+        let options = GenerationOptions(maxTokens: maxTokens, sampling: sampling, stopAtEndOfGeneration: !ignoreEos,
+                                        speculative: speculativeOptions.resolved())
         let generator = Generator(model: model, kvCacheDType: kvOptions.resolved())
         if !json { Console.out(text) }
         let result = try generator.generate(promptTokens: promptTokens, options: options) { piece in
@@ -80,18 +82,31 @@ struct GenerateCommand: ParsableCommand {
                 let prompt_tokens: [Int]
                 let tokens: [Int]
                 let text: String
+                let finish_reason: String
+                let prefill_tokens_per_second: Double
+                let decode_tokens_per_second: Double
+                let decode_steps: Int
+                let speculative: String
+                let drafted_tokens: Int
+                let accepted_tokens: Int
             }
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            let data = try enc.encode(Output(prompt_tokens: result.promptTokens, tokens: result.tokens, text: result.text))
+            let data = try enc.encode(Output(
+                prompt_tokens: result.promptTokens, tokens: result.tokens, text: result.text,
+                finish_reason: result.finishReason.rawValue, prefill_tokens_per_second: result.prefillTokensPerSecond,
+                decode_tokens_per_second: result.decodeTokensPerSecond, decode_steps: result.decodeSteps,
+                speculative: options.speculative.rawValue, drafted_tokens: result.draftedTokens,
+                accepted_tokens: result.acceptedTokens))
             Console.out(String(decoding: data, as: UTF8.self) + "\n")
         } else {
             Console.out("\n")
         }
         if !modelOptions.quiet {
-            Console.error(String(format: "[stats] prompt %d tokens in %.3f s (%.1f tok/s); generated %d tokens (%.1f tok/s decode); finish: %@",
+            Console.error(String(format: "[stats] prompt %d tokens in %.3f s (%.1f tok/s); generated %d tokens (%.1f tok/s decode); finish: %@; speculative %@: %d of %d drafted tokens accepted",
                                  result.promptTokens.count, result.prefillSeconds, result.prefillTokensPerSecond,
-                                 result.tokens.count, result.decodeTokensPerSecond, result.finishReason.rawValue))
+                                 result.tokens.count, result.decodeTokensPerSecond, result.finishReason.rawValue,
+                                 options.speculative.rawValue, result.acceptedTokens, result.draftedTokens))
         }
     }
 }

@@ -47,6 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var kvOptions: KVCacheOptions
 
     @OptionGroup var tierOptions: KVTierOptions
+    @OptionGroup var speculativeOptions: SpeculativeOptions
 
     @Option(name: .long, help: "Sequences decoding at once.")
     var maxRunning = 16
@@ -218,6 +219,8 @@ struct ServeCommand: AsyncParsableCommand {
             var options = EngineOptions(kvCacheTokens: kvTokens, maxBatchTokens: 128, maxRunning: maxRunning,
                                         maxQueued: maxQueued, kvCacheDType: dtype)
             try tierOptions.apply(to: &options, model: model, general: gatewayConfig?.generalSettings, quiet: quiet)
+            options.speculative = speculativeOptions.resolved(
+                config: gatewayConfig?.generalSettings.speculative.flatMap(SpeculativeMode.init(rawValue:)))
             engine = try InferenceEngine(model: model, options: options)
             engineOptions = options
             if !quiet {

@@ -98,6 +98,11 @@ actor ServerMetrics {
                    Double(engine.prefillTokens))
         out.metric("infer_engine_decode_tokens_total", "counter", "Tokens decoded by the engine.",
                    Double(engine.decodeTokens))
+        out.metric("infer_speculative_draft_tokens_total", "counter",
+                   "Tokens drafted by prompt lookup and verified with the decode tokens (speculative decoding).",
+                   Double(engine.draftedTokens))
+        out.metric("infer_speculative_accepted_tokens_total", "counter",
+                   "Drafted tokens the model accepted (each saved one forward pass).", Double(engine.acceptedDraftTokens))
         out.metric("infer_engine_preemptions_total", "counter", "Sequences preempted for lack of KV blocks.",
                    Double(engine.preemptions))
         out.metric("infer_prefix_cache_errors_total", "counter",

@@ -49,10 +49,12 @@ public enum MatMul {
         let count = n / type.blockSize
         let rowBytes = type.rowBytes(n)
         let tokens = act.rows
-        // NOTE: tiled path (ck_gemm.c) for T >= 2: each weight row is unpacked once per call into an L1
+        // NOTE: tiled path (ck_gemm.c) for every T: each weight row is unpacked once per call into an L1
         // scratch and reused for all T tokens, and tiles of rows x tokens keep their partial sums in
-        // registers. At T = 1 the VNNI Q5_0 / Q8_0 loop runs there too (no scratch, row loop in C); the
-        // other types keep the AVX2 per-row dots (one call per row), which already run at memory bandwidth.
+        // registers. Each output's sum runs over the blocks in the same order whatever the tile, so a row's
+        // result does not depend on how many tokens share the call: decode (T = 1), a batch of sequences and a
+        // speculative verification (T = 1 + drafts) give bit-identical logits for the same row, which is what
+        // makes speculative greedy output identical to plain decoding (and outputs independent of batching).
         let tiled = tokens >= gemmMinTokens || (path == .vnni && (type == .q5_0 || type == .q8_0))
         if tokens > 0, tiled, path != .scalar, act.packedRowBytes > 0, let kind = gemmKind(type), !rows.isEmpty {
             ck_gemm(kind, path.gemmLevel, weight + rows.lowerBound * rowBytes, rowBytes, Int32(rows.count),
@@ -71,9 +73,9 @@ public enum MatMul {
         }
     }
 
-    /// Smallest token count that takes the tiled `ck_gemm` path on every type (measured: at T = 2 the tiles
-    /// already match the per-row dots for Q4_K and beat them for the others).
-    static let gemmMinTokens = 2
+    /// Smallest token count that takes the tiled `ck_gemm` path on every type: 1, for batch invariance (see
+    /// `compute`; QuantMatMulTests checks it bit for bit). T = 1 used the per-row AVX2 dots before.
+    static let gemmMinTokens = 1
 
     /// The `ck_gemm` weight kind for `type`, or nil when the tiled path does not cover it.
     static func gemmKind(_ type: GGMLType) -> Int32? {
