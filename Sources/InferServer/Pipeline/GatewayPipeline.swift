@@ -25,6 +25,8 @@ struct GatewayPipeline: Sendable {
     let spend: SpendTracker
     /// The alert rules (nil: `general_settings.alerting` is empty).
     var alerts: AlertMonitor?
+    /// Images for text-only groups described by a vision group (nil: no group has a vision fallback).
+    var vision: VisionFallback?
 
     init(router: ProviderRouter, cache: CacheLayer?, defaultModel: String?,
          limiter: RateLimiter = RateLimiter(store: InMemoryRateLimitStore()),
