@@ -19,6 +19,9 @@ PROMPT = "Describe the picture for a blind reader."
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
 OTHER_PNG = PNG[:-4] + b"\x00\x00\x00\x01"
 LIMIT = 64 * 1024   # max_image_mb: 0.0625
+# Redirects whose target must be refused although the first hop was allowed: every hop is checked again.
+REDIRECTS = {"/to-ftp": "ftp://127.0.0.1/cat.png", "/to-file": "file:///etc/passwd",
+             "/to-credentials": "http://user:secret@127.0.0.1:1/cat.png"}
 
 
 class ImageServer:
@@ -42,6 +45,11 @@ class ImageServer:
                 elif self.path == "/redirect":
                     self.send_response(302)
                     self.send_header("Location", "/other.png")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                elif self.path in REDIRECTS:
+                    self.send_response(302)
+                    self.send_header("Location", REDIRECTS[self.path])
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                 elif self.path == "/loop":
@@ -205,6 +213,10 @@ def test_bad_images_are_400s(gateway, stubs):
     assert "redirected more than 2 times" in refusal(gateway, images.base + "/loop")
     assert images.hits["/loop"] == 3
     assert "HTTP 404" in refusal(gateway, images.base + "/nothing.png")
+    assert "scheme must be http or https, got 'ftp'" in refusal(gateway, images.base + "/to-ftp")
+    assert "scheme must be http or https, got 'file'" in refusal(gateway, images.base + "/to-file")
+    assert "must not carry credentials" in refusal(gateway, images.base + "/to-credentials")
+    assert all(images.hits[path] == 1 for path in REDIRECTS)
     assert "scheme must be http or https" in refusal(gateway, "file:///etc/passwd")
     assert "must be image/*" in refusal(gateway, data_url(PNG, "text/plain"))
     assert "larger than the limit" in refusal(gateway, data_url(b"\x00" * (LIMIT + 1)))
