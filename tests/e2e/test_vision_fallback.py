@@ -8,6 +8,7 @@ import base64
 import http.server
 import threading
 
+import httpx
 import openai
 import pytest
 
@@ -18,6 +19,7 @@ PROMPT = "Describe the picture for a blind reader."
 # A real 1x1 PNG (the bytes are what matters: the gateway hashes and re-encodes them).
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
 OTHER_PNG = PNG[:-4] + b"\x00\x00\x00\x01"
+VISION_INPUT, VISION_OUTPUT = 0.000001, 0.000002
 LIMIT = 64 * 1024   # max_image_mb: 0.0625
 # Redirects whose target must be refused although the first hop was allowed: every hop is checked again.
 REDIRECTS = {"/to-ftp": "ftp://127.0.0.1/cat.png", "/to-file": "file:///etc/passwd",
@@ -108,7 +110,7 @@ model_list:
     litellm_params: {{model: openai/text-model, api_base: "{text.url}", api_key: sk-x}}
   - model_name: vision
     litellm_params: {{model: openai/vision-model, api_base: "{vision.url}", api_key: sk-x}}
-    model_info: {{supports_vision: true}}
+    model_info: {{supports_vision: true, input_cost_per_token: {VISION_INPUT}, output_cost_per_token: {VISION_OUTPUT}}}
 router_settings:
   num_retries: 0
   vision_fallback: vision
@@ -247,3 +249,22 @@ def test_vision_group_gets_images_untouched(gateway, stubs):
     assert "x-vision-fallback" not in headers
     assert reply.choices[0].message.content == DESCRIPTION
     assert vision.received[-1]["messages"][0]["content"][1]["image_url"]["url"] == url
+
+
+def spend(server, group):
+    rows = httpx.get(f"{server.url}/global/spend/models", timeout=30).json()
+    row = next((r for r in rows if r["model"] == group), {"requests": 0, "total_spend": 0.0})
+    return row["requests"], row["total_spend"]
+
+
+def test_descriptions_are_priced_and_recorded_under_the_vision_group(gateway, stubs):
+    before = spend(gateway, "vision")
+    # Two new images in one request: two descriptions (the stub reports 10 prompt + 5 completion tokens each).
+    third, fourth = PNG[:-4] + b"\x00\x00\x00\x03", PNG[:-4] + b"\x00\x00\x00\x04"
+    messages = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_url(third)}},
+                                             {"type": "image_url", "image_url": {"url": data_url(fourth)}}]}]
+    raw = gateway.client().chat.completions.with_raw_response.create(model="text", messages=messages, max_tokens=8)
+    assert raw.headers["x-vision-fallback"] == "vision; images=2; cached=0"
+    requests, total = spend(gateway, "vision")
+    assert requests == before[0] + 2
+    assert total == pytest.approx(before[1] + 2 * (10 * VISION_INPUT + 5 * VISION_OUTPUT), rel=1e-9)

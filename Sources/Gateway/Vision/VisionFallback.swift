@@ -40,12 +40,22 @@ public struct VisionFallback: Sendable {
         return members.lazy.compactMap(\.modelInfo.visionFallback).first ?? config.routerSettings.visionFallback
     }
 
-    /// The rewritten request and the `x-vision-fallback` header value (`GROUP; images=N; cached=M`), or nil
-    /// when the request has no image part or its group needs no rewrite.
+    /// One answer of the vision group (to be priced and charged like any answer).
+    public struct Description: Sendable {
+        public var group: String
+        public var deploymentID: String
+        public var apiBase: String?
+        public var id: String?
+        public var usage: JSONValue?
+    }
+
+    /// The rewritten request, the `x-vision-fallback` header value (`GROUP; images=N; cached=M`) and the vision
+    /// group's answers (cached descriptions cost nothing and are absent), or nil when the request has no image
+    /// part or its group needs no rewrite.
     /// - Throws: `ProviderError` 400 (`invalid_image`, `param` naming the part) for an image that cannot be
     ///   read, or the vision group's error (its message prefixed) when describing fails.
     public func rewrite(group: String, request: ProviderRequest, router: ProviderRouter, caller: Caller)
-        async throws(ProviderError) -> (request: ProviderRequest, header: String)? {
+        async throws(ProviderError) -> (request: ProviderRequest, header: String, descriptions: [Description])? {
         guard request.endpoint == .chat, let vision = fallbacks[group],
               case .array(var messages)? = request.body["messages"], Self.countImages(messages) > 0 else { return nil }
         let total = Self.countImages(messages)
@@ -55,6 +65,7 @@ public struct VisionFallback: Sendable {
         }
         var cached = 0
         var described: [String: String] = [:]
+        var answers: [Description] = []
         for (i, message) in messages.enumerated() {
             guard case .array(var parts)? = message["content"] else { continue }
             for (j, part) in parts.enumerated() where part["type"] == .string("image_url") {
@@ -69,8 +80,10 @@ public struct VisionFallback: Sendable {
                     text = known
                     cached += 1
                 } else {
-                    text = try await describe(DataURL.encode(mediaType: mediaType, bytes: bytes), vision: vision,
-                                              request: request, router: router, caller: caller)
+                    let answer = try await describe(DataURL.encode(mediaType: mediaType, bytes: bytes), vision: vision,
+                                                    request: request, router: router, caller: caller)
+                    text = answer.0
+                    answers.append(answer.1)
                     await cache.set(key, text)
                 }
                 described[key] = text
@@ -80,7 +93,7 @@ public struct VisionFallback: Sendable {
         }
         var out = request
         out.body = request.body.settingField("messages", .array(messages))
-        return (out, "\(vision); images=\(total); cached=\(cached)")
+        return (out, "\(vision); images=\(total); cached=\(cached)", answers)
     }
 
     static func countImages(_ messages: [JSONValue]) -> Int {
@@ -117,7 +130,7 @@ public struct VisionFallback: Sendable {
 
     /// One description from the vision group.
     func describe(_ dataURL: String, vision: String, request: ProviderRequest, router: ProviderRouter,
-                  caller: Caller) async throws(ProviderError) -> String {
+                  caller: Caller) async throws(ProviderError) -> (String, Description) {
         let content: JSONValue = .array([
             .object([("type", "text"), ("text", .string(settings.descriptionPrompt))]),
             .object([("type", "image_url"), ("image_url", .object([("url", .string(dataURL))]))]),
@@ -143,7 +156,9 @@ public struct VisionFallback: Sendable {
             throw ProviderError(status: 502, message: "The vision fallback (model group \(vision)) returned no description.",
                                 type: "api_error", code: "vision_fallback_failed", kind: .server)
         }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let answer = Description(group: vision, deploymentID: routed.deploymentID, apiBase: routed.apiBase,
+                                 id: json["id"]?.stringField, usage: json["usage"])
+        return (text.trimmingCharacters(in: .whitespacesAndNewlines), answer)
     }
 
     static func invalid(_ message: String, _ param: String) -> ProviderError {

@@ -145,6 +145,7 @@ struct GatewayRoute: Sendable {
         let router = gateway.router, seconds = server.settings.limits.requestDeadline
         let call = r.providerRequest(tenant: a.tenant, maxResponseBytes: server.settings.maxResponseBytes)
         let cascades = gateway.cascades, cascade = gateway.cascades.cascades[r.model], vision = gateway.vision
+        let gateway = gateway, logger = context.logger, start = Date().timeIntervalSince1970
         let route: @Sendable () async throws -> RoutedResult = {
             try await RequestDeadline.run(until: a.deadline, seconds: seconds) {
                 var call = call, visionHeader: String?
@@ -153,6 +154,9 @@ struct GatewayRoute: Sendable {
                         if let rewritten = try await vision.rewrite(group: r.model, request: call, router: router, caller: a.caller) {
                             call = rewritten.request
                             visionHeader = rewritten.header
+                            for answer in rewritten.descriptions {
+                                await gateway.recordDescription(answer, caller: a.caller, key: a.key, start: start, logger: logger)
+                            }
                         }
                     } catch let error as ProviderError {
                         throw OpenAIError(error)
