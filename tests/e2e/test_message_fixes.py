@@ -108,3 +108,11 @@ def test_local_gemma_leaves_well_formed_conversations_alone(gateway):
     headers, reply = local(gateway, messages)
     assert "x-message-fixes" not in headers
     assert reply.usage.prompt_tokens == len(rendered(gateway, messages))
+
+
+def test_local_gemma_does_not_fix_invalid_conversations(gateway):
+    # Merging would hide the empty content array inside its neighbour: the 400 names it as the client sent it.
+    import openai
+    with pytest.raises(openai.BadRequestError) as e:
+        local(gateway, [{"role": "user", "content": "a"}, {"role": "user", "content": []}])
+    assert e.value.body["param"] == "messages[1].content"
