@@ -26,6 +26,7 @@ final class CurlTransfer: @unchecked Sendable {
 
     private let bodyContinuation: AsyncThrowingStream<[UInt8], any Error>.Continuation
     private var headerList: UnsafeMutablePointer<curl_slist>?
+    private var resolveList: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer: UnsafeMutablePointer<CChar>
     private var headers: [(String, String)] = []
     private var finished = false
@@ -83,6 +84,20 @@ final class CurlTransfer: @unchecked Sendable {
             headerList = curl_slist_append(headerList, line)
         }
         _ = ccurl_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList)
+        if !request.resolve.isEmpty {
+            for entry in request.resolve { resolveList = curl_slist_append(resolveList, entry) }
+            _ = ccurl_setopt_slist(easy, CURLOPT_RESOLVE, resolveList)
+        }
+        if let protocols = request.protocols {
+            guard ccurl_setopt_string(easy, CURLOPT_PROTOCOLS_STR, protocols) == CURLE_OK else {
+                throw HTTPClientError(kind: .invalidRequest, message: "unsupported protocol list \(protocols)")
+            }
+        }
+        if request.isolated {
+            _ = ccurl_setopt_long(easy, CURLOPT_FRESH_CONNECT, 1)
+            _ = ccurl_setopt_long(easy, CURLOPT_FORBID_REUSE, 1)
+            _ = ccurl_setopt_string(easy, CURLOPT_NOPROXY, "*")
+        }
 
         let userdata = Unmanaged.passUnretained(self).toOpaque()
         _ = ccurl_setopt_write_function(easy, CURLOPT_WRITEFUNCTION) { pointer, size, count, userdata in
@@ -192,7 +207,9 @@ final class CurlTransfer: @unchecked Sendable {
         cleanedUp = true
         curl_easy_cleanup(easy)
         curl_slist_free_all(headerList)
+        curl_slist_free_all(resolveList)
         headerList = nil
+        resolveList = nil
         errorBuffer.deallocate()
     }
 
@@ -200,6 +217,7 @@ final class CurlTransfer: @unchecked Sendable {
         if !cleanedUp {
             curl_easy_cleanup(easy)
             curl_slist_free_all(headerList)
+            curl_slist_free_all(resolveList)
             errorBuffer.deallocate()
         }
     }

@@ -21,6 +21,14 @@ public struct HTTPClientRequest: Sendable {
     /// Most response body bytes accepted; past it the transfer is aborted with `responseTooLarge`
     /// (nil = no limit).
     public var maxResponseBytes: Int?
+    /// `CURLOPT_RESOLVE` entries (`host:port:address`): connect to these addresses instead of resolving the
+    /// host again (a caller that checked the resolved addresses pins them, defeating DNS rebinding).
+    public var resolve: [String] = []
+    /// `CURLOPT_PROTOCOLS_STR`, e.g. `http,https` (nil: libcurl's default set).
+    public var protocols: String?
+    /// A new connection that is closed afterwards, no proxy from the environment: nothing of this transfer
+    /// is shared with another (needed with `resolve`, so a pooled connection to another address is never used).
+    public var isolated = false
 
     /// The idle limit between streamed chunks when the deployment sets no `stream_timeout`.
     public static let defaultStreamIdleTimeout: Double = 60

@@ -49,5 +49,15 @@ struct CascadeGateTests {
         #expect(throws: ConfigError.self) { try router("[{model_name: smart, tiers: [small, huge]}]") }
         #expect(throws: ConfigError.self) { try router("[{model_name: small, tiers: [small, big]}]") }
         #expect(throws: ConfigError.self) { try router("[{model_name: smart, tiers: [small]}]") }
+        let classified = try router("[{model_name: smart, tiers: [small, big], classifier: {min_prompt_chars: 4000, code: true, math: true, route_to: big}}]")
+        #expect(classified.settings.cascades.first?.classifier
+            == CascadeClassifier(minPromptChars: 4000, code: true, math: true, routeTo: "big"))
+        do {
+            _ = try router("[{model_name: smart, tiers: [small, big], classifier: {route_to: huge}}]")
+            Issue.record("route_to outside the tiers was accepted")
+        } catch let error as ConfigError {
+            #expect(error.message == "router_settings.cascades[0].classifier.route_to: \"huge\" is not one of the cascade's tiers")
+        }
+        #expect(throws: ConfigError.self) { try router("[{model_name: smart, tiers: [small, big], classifier: {min_prompt_chars: 0}}]") }
     }
 }

@@ -67,6 +67,19 @@ import Testing
         #expect(CostAttribution.answered(usage: usage, served: nil, local: false, reference: nil) == CostAttribution(cost: .zero))
     }
 
+    @Test func aCascadeLowerTierSavesTheTopTiersPrice() throws {
+        let small = try #require(TokenPrices(ModelInfo(inputCostPerToken: 1e-7, outputCostPerToken: 2e-7)))
+        let top = try #require(TokenPrices(ModelInfo(inputCostPerToken: 3e-6, outputCostPerToken: 1.5e-5)))
+        let usage = TokenUsage(promptTokens: 1000, completionTokens: 100)
+        // 1000 x 3e-6 + 100 x 1.5e-5 = 0.0045 at the top tier; 1000 x 1e-7 + 100 x 2e-7 = 0.00012 here.
+        let a = CostAttribution.answered(usage: usage, served: small, local: false, reference: nil, cascadeTop: top)
+        #expect(a.cost.description == "0.00012")
+        #expect(a.saved == [.cascadeLowerTier: USDAmount(dollars: 0.00438)!])
+        // A free local tier saves the whole top-tier price, and the cascade layer replaces the fallback layer.
+        let l = CostAttribution.answered(usage: usage, served: nil, local: true, reference: small, cascadeTop: top)
+        #expect(l.cost == .zero && l.saved == [.cascadeLowerTier: USDAmount(dollars: 0.0045)!])
+    }
+
     @Test func aCacheHitCostsNothingAndSavesTheStoredUsage() throws {
         let prices = try #require(TokenPrices(ModelInfo(inputCostPerToken: 1e-6, outputCostPerToken: 2e-6)))
         let usage = TokenUsage(promptTokens: 100, completionTokens: 20)

@@ -74,6 +74,7 @@ extension GatewayConfig {
         for target in r.defaultFallbacks where !groups.contains(target) {
             reader.warnings.append("router_settings.default_fallbacks: model group \"\(target)\" is not in model_list")
         }
+        try validateVision(config)
     }
 
     private static func parseDeployment(_ node: Node, _ path: String, _ reader: inout ConfigReader)
@@ -93,6 +94,8 @@ extension GatewayConfig {
                 case "input_cost_per_token": info.inputCostPerToken = try reader.price(value, p)
                 case "output_cost_per_token": info.outputCostPerToken = try reader.price(value, p)
                 case "cache_read_input_token_cost": info.cacheReadInputTokenCost = try reader.price(value, p)
+                case "supports_vision": info.supportsVision = try reader.bool(value, p) ?? false
+                case "vision_fallback": info.visionFallback = try reader.string(value, p)
                 case "max_input_tokens":
                     info.maxInputTokens = try reader.positiveInt(value, p)
                     reader.warnings.append("\(p): accepted and ignored (prompts are not counted before routing; "
@@ -172,9 +175,11 @@ extension GatewayConfig {
         var name: String?
         var tiers: [String] = []
         var gate = CascadeGate()
+        var classifier: CascadeClassifier?
         for (key, value) in try reader.mapping(node, path) {
             let p = "\(path).\(key)"
             switch key {
+            case "classifier": classifier = try parseCascadeClassifier(value, p, &reader)
             case "model_name": name = try reader.string(value, p)
             case "tiers": tiers = try reader.stringList(value, p)
             case "accept":
@@ -194,7 +199,10 @@ extension GatewayConfig {
         guard let name, !name.isEmpty else { throw ConfigError("\(path).model_name: required") }
         guard tiers.count >= 2 else { throw ConfigError("\(path).tiers: a cascade needs at least two model groups") }
         guard Set(tiers).count == tiers.count else { throw ConfigError("\(path).tiers: a group appears twice") }
-        return Cascade(name: name, tiers: tiers, gate: gate)
+        if let target = classifier?.routeTo, !tiers.contains(target) {
+            throw ConfigError("\(path).classifier.route_to: \"\(target)\" is not one of the cascade's tiers")
+        }
+        return Cascade(name: name, tiers: tiers, gate: gate, classifier: classifier)
     }
 
     private static func parseRouterSettings(_ node: Node, _ path: String, into settings: inout RouterSettings,
@@ -247,6 +255,8 @@ extension GatewayConfig {
                 guard (1024...(1 << 32)).contains(settings.prefixTreeMaxBytes) else {
                     throw ConfigError("\(p): expected an integer from 1024 to 4294967296, got \(settings.prefixTreeMaxBytes)")
                 }
+            case "vision_fallback": settings.visionFallback = try reader.string(value, p)
+            case "vision_settings": settings.visionSettings = try parseVisionSettings(value, p, &reader)
             case "sticky_sessions": settings.stickySessions = try reader.bool(value, p) ?? false
             case "sticky_sessions_max":
                 settings.stickySessionsMax = try reader.int(value, p) ?? settings.stickySessionsMax

@@ -87,6 +87,11 @@ public struct ModelInfo: Sendable, Equatable {
     public var outputCostPerToken: Double?
     public var cacheReadInputTokenCost: Double?
     public var maxInputTokens: Int?
+    /// LiteLLM's `supports_vision`: the deployment reads image parts itself.
+    public var supportsVision = false
+    /// The model group that describes images for this deployment's group when it is text-only (our extension;
+    /// overrides `router_settings.vision_fallback`).
+    public var visionFallback: String?
 
     public init(id: String? = nil, inputCostPerToken: Double? = nil, outputCostPerToken: Double? = nil,
                 cacheReadInputTokenCost: Double? = nil, maxInputTokens: Int? = nil) {
@@ -112,6 +117,10 @@ public struct RouterSettings: Sendable {
     public var routingStrategy: RoutingStrategy = .simpleShuffle
     /// `cascades`: model groups made of ordered tiers with an acceptance gate.
     public var cascades: [Cascade] = []
+    /// `vision_fallback`: the model group that describes images sent to text-only groups (`VisionFallback`).
+    public var visionFallback: String?
+    /// `vision_settings`: prompt, image limits and the description cache of the vision fallback.
+    public var visionSettings = VisionSettings()
     /// Retries within a group before falling back (LiteLLM's default: openai.DEFAULT_MAX_RETRIES = 2).
     public var numRetries = 2
     /// Total seconds per upstream call.

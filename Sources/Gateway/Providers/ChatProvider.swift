@@ -57,4 +57,13 @@ public protocol ChatProvider: Sendable {
     /// Errors BEFORE the first chunk are thrown from this call (so the router can retry or fall back);
     /// errors after it surface in the stream.
     func send(_ request: ProviderRequest) async throws(ProviderError) -> ProviderResult
+
+    /// The message fixes this provider's chat format needs for a request body, applied by the router when the
+    /// deployment configures none (`litellm_params.message_fixes` wins) and reported in `x-message-fixes`.
+    /// nil: none (the default).
+    func requiredMessageFixes(_ body: JSONValue) -> MessageFixes?
+}
+
+extension ChatProvider {
+    public func requiredMessageFixes(_ body: JSONValue) -> MessageFixes? { nil }
 }

@@ -7,10 +7,13 @@ public struct Cascade: Sendable, Equatable {
     /// Model groups, cheapest first.
     public var tiers: [String]
     public var gate: CascadeGate
+    /// Sends prompts with some features straight to a higher tier (nil: every request starts at the first).
+    public var classifier: CascadeClassifier?
 
-    public init(name: String, tiers: [String], gate: CascadeGate) {
+    public init(name: String, tiers: [String], gate: CascadeGate, classifier: CascadeClassifier? = nil) {
         self.name = name
         self.tiers = tiers
         self.gate = gate
+        self.classifier = classifier
     }
 }

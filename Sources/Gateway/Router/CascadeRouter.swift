@@ -2,7 +2,8 @@ import Redis
 
 /// Runs `router_settings.cascades`: each tier is asked in turn (through the `ProviderRouter`, so retries,
 /// cooldowns and authorization apply per tier) and its answer is returned when the cascade's gate accepts it;
-/// a failing or rejected tier escalates to the next; the last tier's answer is returned as it is.
+/// a failing or rejected tier escalates to the next; the last tier's answer is returned as it is. A request the
+/// cascade's `CascadeClassifier` picks out starts at its `route_to` tier instead of the first.
 ///
 /// Tiers are called without streaming: the gate needs the whole answer. A streaming client gets the accepted
 /// answer replayed as SSE, so its time to first token is the accepted tier's whole generation time. When the
@@ -31,7 +32,13 @@ public final class CascadeRouter: Sendable {
         call.body = request.body.settingField("stream", nil).settingField("stream_options", nil)
         let clientLogprobs = request.body["logprobs"] == .bool(true)
         var rejections: [String] = []
-        for (index, tier) in cascade.tiers.enumerated() {
+        // The classifier may send the request straight to a higher tier.
+        var first = 0
+        let classified = cascade.classifier?.reason(for: request.body)
+        if let classified, let classifier = cascade.classifier {
+            first = classifier.routeTo.flatMap { cascade.tiers.firstIndex(of: $0) } ?? cascade.tiers.count - 1
+        }
+        for (index, tier) in cascade.tiers.enumerated() where index >= first {
             let last = index == cascade.tiers.count - 1
             var tierCall = call
             if !last, cascade.gate.minMeanLogprob != nil, request.endpoint == .chat {
@@ -64,6 +71,7 @@ public final class CascadeRouter: Sendable {
             out.requestedModel = cascade.name
             out.cascadeTier = tier
             out.cascadeRejections = rejections
+            out.cascadeClassifier = classified.map { "\($0) -> \(cascade.tiers[first])" }
             if request.stream {
                 let chunks = CacheReplay.streamChunks(from: json, includeUsage: request.includeUsage)
                 out.result = .stream(AsyncThrowingStream { c in

@@ -144,7 +144,8 @@ public final class ProviderRouter: Sendable {
                 do {
                     var call = request
                     var fixes: [String] = []
-                    if request.endpoint == .chat, let messageFixes = deployment.messageFixes {
+                    if request.endpoint == .chat,
+                       let messageFixes = deployment.messageFixes ?? deployment.provider.requiredMessageFixes(request.body) {
                         (call.body, fixes) = messageFixes.apply(to: request.body)
                     }
                     let result = try await attempt(deployment, request: call, requestedModel: modelGroup)

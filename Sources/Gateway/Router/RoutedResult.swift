@@ -16,6 +16,10 @@ public struct RoutedResult: Sendable {
     /// For a cascade: the tier (model group) that answered, and why the tiers before it were passed over.
     public var cascadeTier: String?
     public var cascadeRejections: [String] = []
+    /// Why the cascade's classifier sent the request past the lower tiers, and where (`code -> big`).
+    public var cascadeClassifier: String?
+    /// `x-vision-fallback`: the vision group that described the request's images, how many, how many cached.
+    public var visionFallback: String?
 
     /// `x-litellm-model-id`, `-model-group`, `-model-api-base`, `-attempted-retries`, `-attempted-fallbacks`.
     public var headers: [(String, String)] {
@@ -26,6 +30,8 @@ public struct RoutedResult: Sendable {
         if !messageFixes.isEmpty { out.append(("x-message-fixes", messageFixes.joined(separator: ","))) }
         if let cascadeTier { out.append(("x-cascade-tier", cascadeTier)) }
         if !cascadeRejections.isEmpty { out.append(("x-cascade-rejected", cascadeRejections.joined(separator: "; "))) }
+        if let cascadeClassifier { out.append(("x-cascade-classifier", cascadeClassifier)) }
+        if let visionFallback { out.append(("x-vision-fallback", visionFallback)) }
         return out
     }
 }

@@ -9,6 +9,9 @@ public enum SavingsLayer: String, Sendable, CaseIterable {
     /// The local engine answered where the group's priced fallback would have: that fallback's price of the
     /// usage (no prompt cache) minus the local deployment's (no prompt cache).
     case localInsteadOfFallback = "local_instead_of_fallback"
+    /// A cascade's lower tier answered: the top tier's price of the usage (no prompt cache) minus the
+    /// answering deployment's (no prompt cache).
+    case cascadeLowerTier = "cascade_lower_tier"
 }
 
 /// What one answered request cost and saved.
@@ -35,12 +38,17 @@ public struct CostAttribution: Sendable, Equatable {
     /// NOTE: the layers add up without counting a token twice: prefix = served without prompt cache - served;
     /// local = reference without prompt cache - served without prompt cache; so prefix + local = reference
     /// without prompt cache - what was charged.
+    /// `cascadeTop`: for an answer of a cascade's lower tier, the top tier's prices (nil otherwise); its
+    /// layer is counted like `local` (top tier without prompt cache - served without prompt cache), and a
+    /// cascade has no fallback reference, so the two never both apply.
     public static func answered(usage: TokenUsage, served: TokenPrices?, local: Bool,
-                                reference: TokenPrices?) -> CostAttribution {
+                                reference: TokenPrices?, cascadeTop: TokenPrices? = nil) -> CostAttribution {
         let cost = served?.cost(usage) ?? .zero
         let full = served?.uncachedCost(usage) ?? .zero
         var saved: [SavingsLayer: USDAmount] = [.prefixCache: USDAmount.savings(full, over: cost)]
-        if local, let reference {
+        if let cascadeTop {
+            saved[.cascadeLowerTier] = USDAmount.savings(cascadeTop.uncachedCost(usage), over: full)
+        } else if local, let reference {
             saved[.localInsteadOfFallback] = USDAmount.savings(reference.uncachedCost(usage), over: full)
         }
         return CostAttribution(cost: cost, saved: saved)

@@ -29,7 +29,9 @@ func buildApplication(_ server: OpenAIServer, gateway build: GatewayBuild? = nil
 
     let pipeline = build?.pipeline ?? .quickPath(server, logger: logger)
     let routes = GatewayRoute(server: server, gateway: pipeline)
-    let utility = UtilityRoutes(server: server, groups: pipeline.router.groupNames, pipeline: pipeline)
+    let utility = UtilityRoutes(server: server,
+                                groups: pipeline.router.groupNames + pipeline.router.settings.cascades.map(\.name),
+                                pipeline: pipeline)
     let embeddings = EmbeddingsRoute(server: server, embedders: build?.embedders ?? [:], cache: pipeline.cache,
                                      gateway: pipeline)
     let admin = CacheAdminRoutes(server: server, cache: pipeline.cache)

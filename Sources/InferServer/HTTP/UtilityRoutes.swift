@@ -6,7 +6,7 @@ import OpenAIRequest
 /// `/v1/models`, `/tokenize`, `/detokenize`, `/health`, `/health/readiness`, `/metrics`.
 struct UtilityRoutes: Sendable {
     let server: OpenAIServer
-    /// Model groups of the router (config order); the quick path has one, the served model.
+    /// Model groups of the router (config order), then the cascades' names; the quick path has one, the served model.
     var groups: [String] = []
     /// Router and caches, for their metrics.
     var pipeline: GatewayPipeline?

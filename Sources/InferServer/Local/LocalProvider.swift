@@ -17,6 +17,10 @@ struct LocalProvider: ChatProvider {
 
     var apiBase: String? { nil }
 
+    /// What the local chat template needs (`ChatTemplate.requiredMessageFixes`): e.g. Gemma's merged
+    /// same-role turns, so such requests are answered instead of rendered out of the format.
+    func requiredMessageFixes(_ body: JSONValue) -> MessageFixes? { local.template.requiredMessageFixes(body) }
+
     func send(_ request: ProviderRequest) async throws(ProviderError) -> ProviderResult {
         do {
             // The router put the deployment's upstream id in `model`; the local engine serves exactly one

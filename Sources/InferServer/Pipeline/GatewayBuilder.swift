@@ -93,6 +93,12 @@ enum GatewayBuilder {
         var pipeline = GatewayPipeline(router: router, cache: cache, defaultModel: defaultModel,
                                        limiter: RateLimiter(store: limits),
                                        spend: SpendTracker(store: spend, prefix: settings.namespace ?? "infer"))
+        let vision = VisionFallback(config: config)
+        if !vision.fallbacks.isEmpty {
+            pipeline.vision = vision
+            Console.error("[serve] vision fallback: " + vision.fallbacks.sorted { $0.key < $1.key }
+                .map { "\($0.key) -> \($0.value)" }.joined(separator: ", "))
+        }
         let g = config.generalSettings
         if !g.alerting.isEmpty {
             if redisHealthy == nil, let redis = cache?.redis { redisHealthy = { (try? await redis.command(["PING"])) != nil } }

@@ -86,7 +86,7 @@ enum GatewayMetricsText {
                      (key.maxBudget ?? .zero).dollars - spent.dollars)
         }
         out.head("infer_cost_saved_usd_total", "counter",
-                 "USD saved per layer (exact_hit, semantic_hit, prefix_cache, local_instead_of_fallback) and model group.")
+                 "USD saved per layer (exact_hit, semantic_hit, prefix_cache, local_instead_of_fallback, cascade_lower_tier) and model group.")
         for (group, totals) in groups {
             for layer in SavingsLayer.allCases {
                 out.line("infer_cost_saved_usd_total", "model_group=\"\(escaped(group))\",layer=\"\(layer.rawValue)\"",

@@ -59,6 +59,20 @@ extension GatewayPipeline {
         return attribution
     }
 
+    /// Prices and records one answer of the vision fallback's group (an image description): charged to the
+    /// caller's key (spend and tpm) under the vision group, like a request of its own.
+    func recordDescription(_ d: VisionFallback.Description, caller: Caller, key: VirtualKeyConfig?, start: Double,
+                           logger: Logger) async {
+        let tokens = TokenUsage(d.usage) ?? TokenUsage(promptTokens: 0, completionTokens: 0)
+        if let key, tokens.totalTokens > 0 { await limiter.charge(key, tokens: tokens.totalTokens) }
+        let attribution = prices.answered(group: d.group, deploymentID: d.deploymentID, usage: tokens)
+        await record(SpendRecord(
+            requestID: d.id ?? Self.requestID(), callType: "acompletion", apiKey: caller.spendID,
+            keyAlias: caller.keyAlias, modelGroup: d.group, deploymentID: d.deploymentID, apiBase: d.apiBase,
+            usage: tokens, attribution: attribution, cacheHit: nil, cacheKey: nil, startTime: start,
+            endTime: Date().timeIntervalSince1970), caller: caller, logger: logger)
+    }
+
     private func record(_ record: SpendRecord, caller: Caller, logger: Logger) async {
         await ledger.record(record)
         await alerts?.cost(record.attribution.cost)

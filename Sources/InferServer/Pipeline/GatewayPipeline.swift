@@ -27,6 +27,8 @@ struct GatewayPipeline: Sendable {
     var alerts: AlertMonitor?
     /// Requests, failures and latency per model group over the last minute (the dashboard's).
     let traffic = TrafficMonitor()
+    /// Images for text-only groups described by a vision group (nil: no group has a vision fallback).
+    var vision: VisionFallback?
 
     init(router: ProviderRouter, cache: CacheLayer?, defaultModel: String?,
          limiter: RateLimiter = RateLimiter(store: InMemoryRateLimitStore()),

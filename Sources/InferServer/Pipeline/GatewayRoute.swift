@@ -153,12 +153,33 @@ struct GatewayRoute: Sendable {
     private func route(_ r: GatewayRequest, _ a: Admission, _ context: InferRequestContext) async throws -> RoutedResult {
         let router = gateway.router, seconds = server.settings.limits.requestDeadline
         let call = r.providerRequest(tenant: a.tenant, maxResponseBytes: server.settings.maxResponseBytes)
-        let cascades = gateway.cascades, cascade = gateway.cascades.cascades[r.model]
+        let cascades = gateway.cascades, cascade = gateway.cascades.cascades[r.model], vision = gateway.vision
+        let gateway = gateway, logger = context.logger, start = Date().timeIntervalSince1970
         let route: @Sendable () async throws -> RoutedResult = {
             try await RequestDeadline.run(until: a.deadline, seconds: seconds) {
-                if let cascade { return try await cascades.route(cascade, request: call, caller: a.caller) }
-                return try await router.route(modelGroup: r.model, request: call, requestFallbacks: r.fallbacks,
-                                              disableFallbacks: r.disableFallbacks, caller: a.caller)
+                var call = call, visionHeader: String?
+                if let vision {
+                    do {
+                        if let rewritten = try await vision.rewrite(group: r.model, request: call, router: router, caller: a.caller) {
+                            call = rewritten.request
+                            visionHeader = rewritten.header
+                            for answer in rewritten.descriptions {
+                                await gateway.recordDescription(answer, caller: a.caller, key: a.key, start: start, logger: logger)
+                            }
+                        }
+                    } catch let error as ProviderError {
+                        throw OpenAIError(error)
+                    }
+                }
+                var routed: RoutedResult
+                if let cascade {
+                    routed = try await cascades.route(cascade, request: call, caller: a.caller)
+                } else {
+                    routed = try await router.route(modelGroup: r.model, request: call, requestFallbacks: r.fallbacks,
+                                                    disableFallbacks: r.disableFallbacks, caller: a.caller)
+                }
+                routed.visionFallback = visionHeader
+                return routed
             }
         }
         do {
@@ -187,9 +208,13 @@ struct GatewayRoute: Sendable {
             if let key, case .int(let tokens)? = json["usage"]?["total_tokens"] {
                 await limiter.charge(key, tokens: tokens)
             }
-            let cost = await gateway.recordAnswer(r, caller: a.caller, routed: routed, id: json["id"]?.stringField,
-                                                  usage: json["usage"], start: start, logger: logger).cost
-            let headers = Self.fields((lookup?.headers ?? []) + routed.headers + [(Self.costHeader, cost.description)])
+            let priced = await gateway.recordAnswer(r, caller: a.caller, routed: routed, id: json["id"]?.stringField,
+                                                    usage: json["usage"], start: start, logger: logger)
+            var pairs = (lookup?.headers ?? []) + routed.headers + [(Self.costHeader, priced.cost.description)]
+            if routed.cascadeTier != nil {
+                pairs.append((Self.cascadeSavedHeader, (priced.saved[.cascadeLowerTier] ?? .zero).description))
+            }
+            let headers = Self.fields(pairs)
             return server.json(json, headers: headers)
         case .stream(let routedChunks):
             let headers = Self.fields((lookup?.headers ?? []) + routed.headers)
@@ -216,6 +241,9 @@ struct GatewayRoute: Sendable {
 
     /// LiteLLM's response header with the request's price in USD.
     static let costHeader = "x-litellm-response-cost"
+    /// A cascade's JSON answer: USD saved against the top tier's price of the same usage (0 when the top tier
+    /// answered or is unpriced).
+    static let cascadeSavedHeader = "x-cascade-saved"
 
     static func fields(_ pairs: [(String, String)]) -> HTTPFields {
         var fields = HTTPFields()
