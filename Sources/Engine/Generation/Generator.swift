@@ -39,10 +39,13 @@ public struct Generator {
     public let model: LanguageModel
     /// How the KV cache stores keys and values.
     public let kvCacheDType: KVCacheDType
+    /// The LoRA adapter applied to every forward pass (nil: the base model).
+    public let adapter: LoRAAdapter?
 
-    public init(model: LanguageModel, kvCacheDType: KVCacheDType = .f32) {
+    public init(model: LanguageModel, kvCacheDType: KVCacheDType = .f32, adapter: LoRAAdapter? = nil) {
         self.model = model
         self.kvCacheDType = kvCacheDType
+        self.adapter = adapter
     }
 
     /// Runs the prompt through the model and returns the logits of its last token.
@@ -53,7 +56,8 @@ public struct Generator {
         while i < tokens.count {
             let n = min(tf.maxBatch, tokens.count - i)
             let last = i + n == tokens.count
-            logits = tf.forward(tokens[i..<(i + n)], cache: cache, outputRows: last ? (n - 1)..<n : 0..<0)
+            logits = tf.forward(tokens[i..<(i + n)], cache: cache, outputRows: last ? (n - 1)..<n : 0..<0,
+                                adapter: adapter)
             i += n
         }
         return logits
@@ -99,7 +103,7 @@ public struct Generator {
             }
             if result.tokens.count == options.maxTokens { break }
             if cache.count >= cache.capacity { result.finishReason = .contextFull; break }
-            logits = model.transformer.forward([next][...], cache: cache, outputRows: 0..<1)
+            logits = model.transformer.forward([next][...], cache: cache, outputRows: 0..<1, adapter: adapter)
         }
         let tail = detok.finish()
         if !tail.isEmpty {
