@@ -55,7 +55,9 @@ struct LoRAReferenceTests {
     /// above measures the adapter and not just the base model.
     @Test func baseModelMissesTheAdapterReference() async throws {
         let r = try await offCooperativePool { try Self.agreement(adapter: false, dtype: .f16) }
-        #expect(r.mean > 0.2, "mean |Δ| \(r.mean)")
+        // Measured: top-1 90.8 %, mean |Δ| 0.23 (the adapter: 97.7 % / 0.035): both bounds above fail.
+        #expect(r.top1 < 0.95, "top-1 agreement \(r.top1)")
+        #expect(r.mean > 0.15, "mean |Δ| \(r.mean)")
     }
 
     /// One batch with rows of the base, the adapter and the adapter at half scale (prefill chunks and a
