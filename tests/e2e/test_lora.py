@@ -56,16 +56,40 @@ def test_models_lists_adapters_with_parent(lora_server):
     assert one.status_code == 200 and one.json()["parent"] == lora_server.model
 
 
+def greedy(server, model, prompt, max_tokens=24):
+    """Greedy completion tokens with the five best log-probabilities at every step."""
+    r = httpx.post(f"{server.url}/v1/completions", headers=headers(), timeout=600, json={
+        "model": model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0, "logprobs": 5})
+    assert r.status_code == 200, r.text
+    assert r.json()["model"] == model
+    return r.json()["choices"][0]["logprobs"]
+
+
+def same_up_to_near_tie(a, b, gap=0.25):
+    """Equal token lists, or lists equal up to a step where b's pick is among a's five best tokens within `gap`
+    of a's pick in log-probability. The base kernels are not bit-identical between a one-row decode and a
+    batched one (measured: log-probabilities move by up to ~0.1 with no adapter at all), so a near-tie may
+    flip; an adapter applied to the wrong rows moves them by far more (the adapter changes 3 of 4 answers)."""
+    for i, (x, y) in enumerate(zip(a["tokens"], b["tokens"])):
+        if x != y:
+            top = a["top_logprobs"][i]
+            return y in top and top[x] - top[y] <= gap
+    return len(a["tokens"]) == len(b["tokens"])
+
+
 def test_adapter_changes_greedy_output_and_mixed_batches_match_alone(lora_server):
-    """Each (model, prompt) alone, then all of them at once (base and adapter rows in the same batches):
-    the greedy texts are identical, and the adapter's differ from the base's."""
+    """Each (model, prompt) alone, then all of them at once (base and adapter rows in the same batches): the
+    greedy tokens agree (up to a near-tie, see same_up_to_near_tie), and the adapter's differ from the base's."""
     jobs = [(m, p) for p in PROMPTS for m in (lora_server.model, "tuned")]
-    alone = {job: complete(lora_server, *job)[0] for job in jobs}
+    alone = {job: greedy(lora_server, *job) for job in jobs}
     with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:
-        together = dict(zip(jobs, pool.map(lambda job: complete(lora_server, *job)[0], jobs)))
-    assert together == alone
-    differing = [p for p in PROMPTS if alone[(lora_server.model, p)] != alone[("tuned", p)]]
-    assert len(differing) >= 3, alone
+        together = dict(zip(jobs, pool.map(lambda job: greedy(lora_server, *job), jobs)))
+    for job in jobs:
+        assert same_up_to_near_tie(alone[job], together[job]), (job, alone[job]["tokens"], together[job]["tokens"])
+    exact = sum(alone[job]["tokens"] == together[job]["tokens"] for job in jobs)
+    assert exact >= len(jobs) - 2, f"only {exact} of {len(jobs)} identical"
+    differing = [p for p in PROMPTS if alone[(lora_server.model, p)]["tokens"] != alone[("tuned", p)]["tokens"]]
+    assert len(differing) >= 3, "the adapter must change the greedy output"
 
 
 def test_chat_and_stream_report_the_adapter_name(lora_server):
