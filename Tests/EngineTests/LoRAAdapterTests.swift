@@ -142,6 +142,9 @@ struct LoRAAdapterTests {
         let whole = dir + "/whole.gguf"
         _ = FileManager.default.createFile(atPath: whole, contents: Data(good))
         #expect(message(whole) == "accepted")
+        let link = dir + "/link.gguf"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: whole)
+        #expect(message(link) == "accepted", "a link to an adapter file is followed")
         #expect(message(whole, maxBytes: 1000).contains("limit 1000"))
         #expect(message(whole, scale: .nan).contains("scale"))
         #expect(message(dir).contains("not a regular file"))

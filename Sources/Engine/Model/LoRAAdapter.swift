@@ -37,7 +37,9 @@ public final class LoRAAdapter: @unchecked Sendable {
     public convenience init(path: String, config: ModelConfig, scale: Float = 1, maxBytes: Int = LoRAAdapter.defaultMaxBytes)
         throws(EngineError) {
         guard scale.isFinite else { throw EngineError(.invalidInput, "LoRA scale \(scale) is not a finite number") }
-        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        // A symbolic link is followed: what must be a regular file is its target.
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let attributes = try? FileManager.default.attributesOfItem(atPath: target)
         guard let attributes, attributes[.type] as? FileAttributeType == .typeRegular else {
             throw EngineError(.loadFailed, "LoRA adapter \(path) is not a regular file")
         }
