@@ -83,15 +83,17 @@ struct CLITests {
     }
 
     /// `generate --lora` reproduces llama.cpp's greedy ids with the same adapter (`llama-server --lora`,
-    /// LoRAReference/reference.json) on the case with the longest confident run, f32 KV; `--lora-scale 0` gives
+    /// LoRAReference/reference.json) on the case with the longest run of steps led by >= 0.4 nats, f32 KV; `--lora-scale 0` gives
     /// exactly the base model's tokens; a file that is no adapter and a scale without an adapter are refused.
     @Test func generateWithLoRAMatchesLlamaCppAndScaleZeroIsTheBase() throws {
         let model = try TestPaths.require(TestPaths.gemma)
         let lora = try TestPaths.require(TestPaths.testLoRA)
         let data = try Data(contentsOf: LoRAReferenceTests.referenceURL)
         let cases = try JSONDecoder().decode(Reference.self, from: data).complete
-        let c = try #require(cases.max { $0.confidentPrefix(margin: 0.1) < $1.confidentPrefix(margin: 0.1) })
-        let n = min(16, c.confidentPrefix(margin: 0.1))
+        // Confident = top-1 ahead by more than the largest teacher-forced |Δ| measured with the adapter (0.39,
+        // LoRAReferenceTests); at 0.1 a step with a 0.11 margin flipped.
+        let c = try #require(cases.max { $0.confidentPrefix(margin: 0.4) < $1.confidentPrefix(margin: 0.4) })
+        let n = min(16, c.confidentPrefix(margin: 0.4))
         #expect(n >= 4, "reference has no confident run")
         struct Out: Decodable { let prompt_tokens: [Int]; let tokens: [Int] }
         func generate(_ extra: [String]) throws -> Out {
