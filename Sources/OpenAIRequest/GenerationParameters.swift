@@ -19,6 +19,8 @@ public struct GenerationParameters: Sendable {
     public var user: String?
     /// The output grammar the request asks for (`response_format`, `grammar`, `json_schema`), not compiled yet.
     public var constraint: OutputConstraint?
+    /// The LoRA adapter the request's `model` selected (set by the server, never parsed from the body).
+    public var lora: LoRAAdapter?
 
     /// Most choices one request may ask for.
     public static let maxChoices = 16
@@ -80,6 +82,7 @@ public struct GenerationParameters: Sendable {
                                  publicPrefixTokens: tenant == nil ? 0 : publicPrefixTokens,
                                  logprobs: logprobs, topLogprobs: topLogprobs)
         request.grammar = grammar
+        request.lora = lora
         return request
     }
 

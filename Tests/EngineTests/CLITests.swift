@@ -82,6 +82,40 @@ struct CLITests {
         #expect(r.stderr.contains("[model] "), "summary line missing: \(r.stderr)")
     }
 
+    /// `generate --lora` reproduces llama.cpp's greedy ids with the same adapter (`llama-server --lora`,
+    /// LoRAReference/reference.json) on the case with the longest run of steps led by >= 0.4 nats, f32 KV; `--lora-scale 0` gives
+    /// exactly the base model's tokens; a file that is no adapter and a scale without an adapter are refused.
+    @Test func generateWithLoRAMatchesLlamaCppAndScaleZeroIsTheBase() throws {
+        let model = try TestPaths.require(TestPaths.gemma)
+        let lora = try TestPaths.require(TestPaths.testLoRA)
+        let data = try Data(contentsOf: LoRAReferenceTests.referenceURL)
+        let cases = try JSONDecoder().decode(Reference.self, from: data).complete
+        // Confident = top-1 ahead by more than the largest teacher-forced |Δ| measured with the adapter (0.39,
+        // LoRAReferenceTests); at 0.1 a step with a 0.11 margin flipped.
+        let c = try #require(cases.max { $0.confidentPrefix(margin: 0.4) < $1.confidentPrefix(margin: 0.4) })
+        let n = min(16, c.confidentPrefix(margin: 0.4))
+        #expect(n >= 4, "reference has no confident run")
+        struct Out: Decodable { let prompt_tokens: [Int]; let tokens: [Int] }
+        func generate(_ extra: [String]) throws -> Out {
+            let r = try Self.run(["generate", "--model", model, "--prompt", c.prompt, "--max-tokens", String(n),
+                                  "--temperature", "0", "--ignore-eos", "--json", "--kv-cache-dtype", "f32"] + extra)
+            #expect(r.status == 0, "stderr: \(r.stderr)")
+            let line = try #require(r.stdout.split(separator: "\n").last)
+            return try JSONDecoder().decode(Out.self, from: Data(line.utf8))
+        }
+        let tuned = try generate(["--lora", lora])
+        #expect(tuned.prompt_tokens == c.prompt_ids)
+        #expect(tuned.tokens == Array(c.steps.prefix(n).map(\.id)))
+        let base = try generate([])
+        #expect(try generate(["--lora", lora, "--lora-scale", "0"]).tokens == base.tokens)
+        let notAdapter = try Self.run(["generate", "--model", model, "--prompt", "x", "--lora", model])
+        #expect(notAdapter.status != 0)
+        #expect(notAdapter.stderr.contains("not an adapter"), "stderr: \(notAdapter.stderr)")
+        let scaleOnly = try Self.run(["generate", "--model", model, "--prompt", "x", "--lora-scale", "2"])
+        #expect(scaleOnly.status != 0)
+        #expect(scaleOnly.stderr.contains("--lora-scale needs --lora"), "stderr: \(scaleOnly.stderr)")
+    }
+
     /// `--kv-cache-dtype q8_0` runs; an unknown type is refused naming the choices.
     @Test func kvCacheDTypeFlagTakesQ8AndRefusesUnknownTypes() throws {
         let model = try TestPaths.require(TestPaths.gemma)

@@ -83,7 +83,7 @@ struct ReferenceLogitsTests {
 
     /// Logits rows for positions firstOutput ..< firstOutput + count, feeding `tokens` in micro-batches.
     static func teacherForced(_ model: Transformer, tokens: [Int], firstOutput: Int, count: Int,
-                              dtype: KVCacheDType = .f32) -> [[Float]] {
+                              dtype: KVCacheDType = .f32, adapter: LoRAAdapter? = nil) -> [[Float]] {
         let cache = model.makeCache(capacity: tokens.count, dtype: dtype)
         let vocab = model.config.vocabularySize
         var rows: [[Float]] = []
@@ -93,7 +93,7 @@ struct ReferenceLogitsTests {
             let lo = max(firstOutput, i) - i
             let hi = min(firstOutput + count, i + n) - i
             let out = lo < hi ? lo..<hi : 0..<0
-            let logits = model.forward(tokens[i..<(i + n)], cache: cache, outputRows: out)
+            let logits = model.forward(tokens[i..<(i + n)], cache: cache, outputRows: out, adapter: adapter)
             for r in 0..<out.count { rows.append(Array(logits[(r * vocab)..<((r + 1) * vocab)])) }
             i += n
         }

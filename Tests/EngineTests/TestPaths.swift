@@ -9,6 +9,8 @@ enum TestPaths {
     static let reference: URL = repo.deletingLastPathComponent().appendingPathComponent("shared/reference")
     /// The Gemma model installed by `models/install`.
     static let gemma: URL = repo.appendingPathComponent("models/gemma-3-270m-q4_k_m.gguf")
+    /// The test LoRA adapter written by `models/install` (models/make-test-lora.py).
+    static let testLoRA: URL = repo.appendingPathComponent("models/gemma-3-270m-test-lora.gguf")
 
     static func referenceFile(_ folder: String, _ name: String) -> URL {
         reference.appendingPathComponent(folder).appendingPathComponent(name)

@@ -49,10 +49,13 @@ public struct Generator {
     public let kvCacheDType: KVCacheDType
     /// Replaces prompt lookup as the source of drafts (tests: drafts chosen to be accepted some of the time).
     var draftOverride: (@Sendable (_ history: [Int], _ count: Int) -> [Int])?
+    /// The LoRA adapter applied to every forward pass (nil: the base model).
+    public let adapter: LoRAAdapter?
 
-    public init(model: LanguageModel, kvCacheDType: KVCacheDType = .f32) {
+    public init(model: LanguageModel, kvCacheDType: KVCacheDType = .f32, adapter: LoRAAdapter? = nil) {
         self.model = model
         self.kvCacheDType = kvCacheDType
+        self.adapter = adapter
     }
 
     /// Runs the prompt through the model and returns the logits of its last token.
@@ -63,7 +66,8 @@ public struct Generator {
         while i < tokens.count {
             let n = min(tf.maxBatch, tokens.count - i)
             let last = i + n == tokens.count
-            logits = tf.forward(tokens[i..<(i + n)], cache: cache, outputRows: last ? (n - 1)..<n : 0..<0)
+            logits = tf.forward(tokens[i..<(i + n)], cache: cache, outputRows: last ? (n - 1)..<n : 0..<0,
+                                adapter: adapter)
             i += n
         }
         return logits
@@ -133,7 +137,8 @@ public struct Generator {
             drafts = options.speculative == .ngram && room > 0
                 ? (draftOverride ?? { drafter.draft($0, count: $1) })(history, min(speculation.wanted(), room)) : []
             result.draftedTokens += drafts.count
-            logits = model.transformer.forward(([next] + drafts)[...], cache: cache, outputRows: 0..<(drafts.count + 1))
+            logits = model.transformer.forward(([next] + drafts)[...], cache: cache, outputRows: 0..<(drafts.count + 1),
+                                               adapter: adapter)
             result.decodeSteps += 1
             row = 0
         }

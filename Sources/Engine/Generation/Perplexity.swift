@@ -17,10 +17,13 @@ public struct Perplexity {
     public let model: LanguageModel
     /// How the KV cache of each chunk stores keys and values.
     public let kvCacheDType: KVCacheDType
+    /// The LoRA adapter applied to every forward pass (nil: the base model).
+    public let adapter: LoRAAdapter?
 
-    public init(model: LanguageModel, kvCacheDType: KVCacheDType = .f32) {
+    public init(model: LanguageModel, kvCacheDType: KVCacheDType = .f32, adapter: LoRAAdapter? = nil) {
         self.model = model
         self.kvCacheDType = kvCacheDType
+        self.adapter = adapter
     }
 
     /// Scores `tokens` (already including BOS if the model adds one). `progress(chunk, chunks, runningPPL)`.
@@ -54,7 +57,7 @@ public struct Perplexity {
                 let lo = max(first, i) - i
                 let hi = min(context - 1, i + n) - i
                 let rows = lo < hi ? lo..<hi : 0..<0
-                let logits = tf.forward(chunkTokens[i..<(i + n)], cache: cache, outputRows: rows)
+                let logits = tf.forward(chunkTokens[i..<(i + n)], cache: cache, outputRows: rows, adapter: adapter)
                 logits.withUnsafeBufferPointer { lp in
                     for (r, row) in rows.enumerated() {
                         let target = chunkTokens[i + row + 1]

@@ -40,11 +40,13 @@ public final class Transformer: @unchecked Sendable {
     /// Single-sequence convenience: runs `tokens` (at most `maxBatch`) at positions
     /// `cache.count ..< cache.count + tokens.count`, appends their K/V, and returns logits
     /// `[outputRows.count, vocab]` for the batch rows in `outputRows` (relative to this batch).
-    public func forward(_ tokens: ArraySlice<Int>, cache: KVCache, outputRows: Range<Int>) -> [Float] {
+    public func forward(_ tokens: ArraySlice<Int>, cache: KVCache, outputRows: Range<Int>,
+                        adapter: LoRAAdapter? = nil) -> [Float] {
         precondition(cache.count + tokens.count <= cache.capacity, "KV cache full")
         let p0 = cache.count
         let rows = tokens.enumerated().map { BatchRow(token: $0.element, position: p0 + $0.offset, sequence: 0) }
-        let logits = forward(rows: rows, tables: [cache.table], kv: cache.pool, outputRows: Array(outputRows))
+        let logits = forward(rows: rows, tables: [cache.table], kv: cache.pool, outputRows: Array(outputRows),
+                             adapters: adapter.map { [$0] } ?? [])
         cache.count = p0 + tokens.count
         return logits
     }
@@ -54,12 +56,18 @@ public final class Transformer: @unchecked Sendable {
     /// cover that position. Writes every row's K/V into `kv`, then attends each row to positions
     /// `0...position` of its own sequence (earlier rows of the same sequence in this batch included).
     /// Returns logits `[outputRows.count, vocab]` for the listed batch rows. Tables' `count` is not changed.
-    public func forward(rows: [BatchRow], tables: [BlockTable], kv: KVPool, outputRows: [Int]) -> [Float] {
+    /// `adapters`: empty (no LoRA anywhere), or one entry per table: the LoRA adapter of that sequence or nil
+    /// for the base model. The base matmuls run once for all rows; each adapter's low-rank update is then
+    /// added to its own rows (`LoRABatch`).
+    public func forward(rows: [BatchRow], tables: [BlockTable], kv: KVPool, outputRows: [Int],
+                        adapters: [LoRAAdapter?] = []) -> [Float] {
         let T = rows.count
         precondition(T > 0 && T <= maxBatch, "batch of \(T) tokens (max \(maxBatch))")
         let c = config
         let e = c.embeddingLength
         let s = scratch
+        precondition(adapters.isEmpty || adapters.count == tables.count, "one adapter entry per sequence")
+        let lora = LoRABatch(rows: rows, adapters: adapters)
 
         // x = embedding rows (· sqrt(n_embd) for gemma3).   x: [T, e]
         let embedScale: Float = c.architecture == .gemma3 ? Float(e).squareRoot() : 1
@@ -82,8 +90,8 @@ public final class Transformer: @unchecked Sendable {
         for (il, lw) in weights.layers.enumerated() {
             let sliding = c.isSlidingLayer(il)
             attentionBlock(layer: il, lw, rows: rows, tables: tables, kv: kv,
-                           rope: sliding ? ropeLocal : ropeGlobal, window: sliding ? c.slidingWindow : 0)
-            feedForwardBlock(lw, T: T)
+                           rope: sliding ? ropeLocal : ropeGlobal, window: sliding ? c.slidingWindow : 0, lora: lora)
+            feedForwardBlock(layer: il, lw, T: T, lora: lora)
         }
 
         // Final norm on the requested rows only, then the output head.   logits: [rows, vocab]
@@ -112,7 +120,7 @@ public final class Transformer: @unchecked Sendable {
     // MARK: - Blocks
 
     private func attentionBlock(layer il: Int, _ lw: LayerWeights, rows: [BatchRow], tables: [BlockTable],
-                                kv: KVPool, rope: RopeTable, window: Int) {
+                                kv: KVPool, rope: RopeTable, window: Int, lora: LoRABatch) {
         let c = config
         let T = rows.count
         let e = c.embeddingLength, hd = c.headDim, qDim = c.qDim, kvDim = c.kvDim
@@ -122,6 +130,11 @@ public final class Transformer: @unchecked Sendable {
         matmul(lw.wq, s.h, T: T, s.q)     // [T, qDim]
         matmul(lw.wk, s.h, T: T, s.k)     // [T, kvDim]
         matmul(lw.wv, s.h, T: T, s.v)     // [T, kvDim]
+        if !lora.isEmpty {
+            lora.apply(layer: il, .q, s.h, s.q)
+            lora.apply(layer: il, .k, s.h, s.k)
+            lora.apply(layer: il, .v, s.h, s.v)
+        }
         addBias(lw.bq, s.q, T: T, n: qDim)
         addBias(lw.bk, s.k, T: T, n: kvDim)
         addBias(lw.bv, s.v, T: T, n: kvDim)
@@ -217,18 +230,23 @@ public final class Transformer: @unchecked Sendable {
             }
         }
         matmul(lw.wo, s.attn, T: T, s.o)   // [T, e]
+        if !lora.isEmpty { lora.apply(layer: il, .o, s.attn, s.o) }
         addBias(lw.bo, s.o, T: T, n: e)
         if let w = lw.postAttnNorm { normRows(s.o, w, s.o, T: T, n: e) }
         for i in 0..<(T * e) { s.x[i] += s.o[i] }
     }
 
-    private func feedForwardBlock(_ lw: LayerWeights, T: Int) {
+    private func feedForwardBlock(layer il: Int, _ lw: LayerWeights, T: Int, lora: LoRABatch) {
         let c = config
         let e = c.embeddingLength, ff = c.feedForwardLength
         let s = scratch
         normRows(s.x, lw.ffnNorm, s.h, T: T, n: e)
         matmul(lw.gate, s.h, T: T, s.gate)   // [T, ff]
         matmul(lw.up, s.h, T: T, s.up)       // [T, ff]
+        if !lora.isEmpty {
+            lora.apply(layer: il, .gate, s.h, s.gate)
+            lora.apply(layer: il, .up, s.h, s.up)
+        }
         addBias(lw.bGate, s.gate, T: T, n: ff)
         addBias(lw.bUp, s.up, T: T, n: ff)
         let gemma = c.architecture == .gemma3
@@ -240,6 +258,7 @@ public final class Transformer: @unchecked Sendable {
             }
         }
         matmul(lw.down, s.gate, T: T, s.o)   // [T, e]
+        if !lora.isEmpty { lora.apply(layer: il, .down, s.gate, s.o) }
         addBias(lw.bDown, s.o, T: T, n: e)
         if let w = lw.postFFNNorm { normRows(s.o, w, s.o, T: T, n: e) }
         for i in 0..<(T * e) { s.x[i] += s.o[i] }

@@ -23,6 +23,9 @@ public struct GenerationRequest: Sendable {
     /// Constrain the output to this grammar: every token is one the grammar allows, end of generation only
     /// where the text is complete, and the request stops (`stop`) once nothing more may follow.
     public var grammar: GrammarMatcher?
+    /// The LoRA adapter to run this request under (nil: the base model). Its content digest joins the prefix
+    /// cache key of every block, so KV is shared only with requests under the same adapter file.
+    public var lora: LoRAAdapter?
 
     public init(promptTokens: [Int], maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(),
                 stopAtEndOfGeneration: Bool = true, tenant: String? = nil, cacheSalt: String? = nil,
@@ -41,7 +44,7 @@ public struct GenerationRequest: Sendable {
 
     var cacheKeys: BlockExtraKeys {
         BlockExtraKeys(tenant: tenant.map { CacheSalt($0) }, salt: cacheSalt.map { CacheSalt($0) },
-                  publicPrefixTokens: publicPrefixTokens)
+                  publicPrefixTokens: publicPrefixTokens, lora: lora?.cacheKey)
     }
 }
 

@@ -185,6 +185,7 @@ final class Scheduler {
         var outputs: [Int] = []          // batch row whose logits each sampling sequence needs
         var batchSeqs: [(seq: ScheduledSequence, count: Int, output: Int?, drafts: [Int])] = []
         var tables: [BlockTable] = []
+        var adapters: [LoRAAdapter?] = []   // per table; stays empty while no sequence has an adapter
         var budget = options.maxBatchTokens
 
         // Decode tokens first (one each), then prefill chunks, shortest remaining prompt first (oldest first
@@ -212,6 +213,11 @@ final class Scheduler {
             }
             let index = tables.count
             tables.append(BlockTable(blocks: blocks.map { Int32($0) }, count: seq.computed))
+            if let lora = seq.job.request.lora, adapters.isEmpty {
+                adapters = [LoRAAdapter?](repeating: nil, count: index) + [lora]
+            } else if !adapters.isEmpty {
+                adapters.append(seq.job.request.lora)
+            }
             for k in 0..<want {
                 rows.append(BatchRow(token: seq.tokens[seq.computed + k], position: seq.computed + k, sequence: index))
             }
@@ -232,7 +238,8 @@ final class Scheduler {
         guard !batchSeqs.isEmpty else { return publish() }
         if batchSeqs.count != tables.count { return publish() }   // rebuild next step (rare)
 
-        let logits = model.transformer.forward(rows: rows, tables: tables, kv: kvPool, outputRows: outputs)
+        let logits = model.transformer.forward(rows: rows, tables: tables, kv: kvPool, outputRows: outputs,
+                                                  adapters: adapters)
         stats.steps += 1
         let vocab = model.config.vocabularySize
         for (seq, count, output, drafts) in batchSeqs {

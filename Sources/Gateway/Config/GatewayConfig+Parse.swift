@@ -157,6 +157,16 @@ extension GatewayConfig {
                     }
                     params.messageFixes = MessageFixes(fixes)
                 }
+            case "lora":
+                guard provider == .local, upstream.hasSuffix(".gguf") else {
+                    throw ConfigError("\(p): LoRA adapters need a local/ GGUF deployment")
+                }
+                for (name, adapter) in try reader.mapping(value, p) {
+                    guard !name.isEmpty, let path = try reader.string(adapter, "\(p).\(name)"), !path.isEmpty else {
+                        throw ConfigError("\(p).\(name): expected an adapter name and a file path")
+                    }
+                    params.lora.append((name, path))
+                }
             case "extra_headers", "headers":
                 for (name, header) in try reader.mapping(value, p) {
                     params.extraHeaders[name] = try reader.string(header, "\(p).\(name)") ?? ""

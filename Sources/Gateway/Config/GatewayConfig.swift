@@ -68,6 +68,8 @@ public struct DeploymentParams: Sendable {
     public var extraHeaders: [String: String] = [:]
     /// `message_fixes`: `true` (all) or a list of `MessageFixes.Fix` names.
     public var messageFixes: MessageFixes?
+    /// `lora: {NAME: PATH}` of a `local/` GGUF deployment: LoRA adapters served under NAME (config order).
+    public var lora: [(name: String, path: String)] = []
 
     public init(model: String, provider: ProviderKind, upstreamModel: String, apiBase: String? = nil,
                 apiKey: String? = nil) {

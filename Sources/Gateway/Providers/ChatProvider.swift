@@ -25,6 +25,9 @@ public struct ProviderRequest: Sendable {
     /// Most bytes a remote provider's response body (or whole stream) may have
     /// (`general_settings.max_response_size_mb`); past it the call fails with a 502 `response_too_large`.
     public var maxResponseBytes = ProviderRequest.defaultMaxResponseBytes
+    /// The LoRA adapter of the local model the client named as `model` (the local engine applies it; remote
+    /// providers never see it).
+    public var adapter: String?
 
     /// The response size limit when none is configured: 64 MiB.
     public static let defaultMaxResponseBytes = 64 << 20

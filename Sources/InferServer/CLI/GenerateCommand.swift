@@ -10,6 +10,7 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var kvOptions: KVCacheOptions
     @OptionGroup var speculativeOptions: SpeculativeOptions
+    @OptionGroup var loraOptions: LoRAOptions
 
     @Option(name: .long, help: "The prompt text.")
     var prompt: String?
@@ -71,7 +72,8 @@ struct GenerateCommand: ParsableCommand {
         if temperature <= 0 { sampling = .greedy }
         let options = GenerationOptions(maxTokens: maxTokens, sampling: sampling, stopAtEndOfGeneration: !ignoreEos,
                                         speculative: speculativeOptions.resolved())
-        let generator = Generator(model: model, kvCacheDType: kvOptions.resolved())
+        let generator = Generator(model: model, kvCacheDType: kvOptions.resolved(),
+                                  adapter: try loraOptions.load(for: model, quiet: modelOptions.quiet))
         if !json { Console.out(text) }
         let result = try generator.generate(promptTokens: promptTokens, options: options) { piece in
             if !json { Console.out(piece) }

@@ -10,6 +10,7 @@ struct PerplexityCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var kvOptions: KVCacheOptions
+    @OptionGroup var loraOptions: LoRAOptions
 
     @Option(name: .long, help: "Text file to score.")
     var file: String
@@ -25,7 +26,8 @@ struct PerplexityCommand: ParsableCommand {
         let text = String(decoding: data, as: UTF8.self)
         let tokens = model.tokenizer.encode(text, addSpecial: true, parseSpecial: false)
         Console.error("[perplexity] \(tokens.count) tokens, \(tokens.count / ctx) chunks of \(ctx)")
-        let result = try Perplexity(model: model, kvCacheDType: kvOptions.resolved()).evaluate(tokens: tokens, context: ctx) { chunk, total, ppl in
+        let result = try Perplexity(model: model, kvCacheDType: kvOptions.resolved(),
+                                adapter: try loraOptions.load(for: model, quiet: modelOptions.quiet)).evaluate(tokens: tokens, context: ctx) { chunk, total, ppl in
             Console.error(String(format: "[perplexity] chunk %d/%d: running PPL %.4f", chunk, total, ppl))
         }
         Console.error(String(format: "[perplexity] %d tokens scored in %.1f s", result.scoredTokens, result.seconds))

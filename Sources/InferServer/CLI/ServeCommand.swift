@@ -35,6 +35,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Model id clients use (default: the file name without .gguf).")
     var servedModelName: String?
 
+    @Option(name: .long, parsing: .upToNextOption,
+            help: "LoRA adapters (llama.cpp GGUF) served as NAME=PATH ...; a request with model NAME runs on the base model with that adapter.")
+    var loraModules: [String] = []
+
     @Option(name: .long, help: "Require `Authorization: Bearer KEY` on the API routes.")
     var apiKey: String?
 
@@ -141,6 +145,17 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if let t = similarityThreshold, !(0...1).contains(t) { throw ValidationError("--similarity-threshold must be in [0, 1]") }
         if let t = cacheTtl, t <= 0 { throw ValidationError("--cache-ttl must be positive") }
+        _ = try loraModuleList()
+    }
+
+    /// `--lora-modules NAME=PATH ...` as pairs.
+    func loraModuleList() throws -> [(name: String, path: String)] {
+        try loraModules.map { item in
+            guard let eq = item.firstIndex(of: "="), eq != item.startIndex, item.index(after: eq) != item.endIndex else {
+                throw ValidationError("--lora-modules takes NAME=PATH items, got '\(item)'")
+            }
+            return (String(item[..<eq]), String(item[item.index(after: eq)...]))
+        }
     }
 
     /// The request limits: flags over `general_settings`, then the defaults.
@@ -261,6 +276,20 @@ struct ServeCommand: AsyncParsableCommand {
                                                        maxConnections: maxConnections)
         FileDescriptorLimit.raise(toAtLeast: maxConnections + 256)
         let server = OpenAIServer(engine: engine, settings: settings)
+        let adapters = try loraModuleList() + (localEntry?.params.lora ?? [])
+        if !adapters.isEmpty {
+            guard let local = server.local else { throw ValidationError("LoRA adapters need a local model") }
+            for (name, adapterPath) in adapters {
+                do {
+                    let adapter = try local.loras.load(name: name, path: adapterPath)
+                    if !quiet {
+                        Console.error("[serve] LoRA '\(name)': \(adapterPath), \(adapter.matrixCount) matrices, rank \(adapter.rank)")
+                    }
+                } catch let e as OpenAIError {
+                    throw ValidationError("LoRA adapter \(name)=\(adapterPath): \(e.message)")
+                }
+            }
+        }
         var config = gatewayConfig ?? GatewayConfig()
         if gatewayConfig == nil, let path {
             // The quick path as a config: one local deployment named after the served model.

@@ -56,6 +56,9 @@ func buildApplication(_ server: OpenAIServer, gateway build: GatewayBuild? = nil
         let prefixAdmin = PrefixCacheAdminRoutes(server: server, local: local)
         router.get("/prefix_cache/stats", use: prefixAdmin.stats)
         router.post("/prefix_cache/reset", use: prefixAdmin.reset)
+        let loraAdmin = LoRAAdminRoutes(server: server, local: local)
+        router.post("/v1/load_lora_adapter", use: loraAdmin.load)
+        router.post("/v1/unload_lora_adapter", use: loraAdmin.unload)
     }
     router.post("/tokenize", use: utility.tokenize)
     router.post("/detokenize", use: utility.detokenize)

@@ -23,7 +23,8 @@ struct OpenAIServer: Sendable {
 
     /// A server with the local engine `engine` (nil: gateway-only).
     init(engine: InferenceEngine?, settings: ServerSettings) {
-        local = engine.map { LocalEngine(engine: $0, publicPrefixes: settings.publicPrefixes) }
+        local = engine.map { LocalEngine(engine: $0, publicPrefixes: settings.publicPrefixes,
+                                            servedModelName: settings.servedModelName) }
         self.settings = settings
         metrics = ServerMetrics()
         created = Int(Date().timeIntervalSince1970)

@@ -17,11 +17,19 @@ struct UtilityRoutes: Sendable {
                                             ("owned_by", "infer")]
         if let local = server.local, id == server.settings.servedModelName {
             pairs.append(("max_model_len", .int(local.contextLength)))
+        } else if let local = server.local, !groups.contains(id), local.loras.adapter(named: id) != nil {
+            // A LoRA adapter of the local model, as vLLM lists it.
+            pairs.append(("parent", .string(server.settings.servedModelName)))
+            pairs.append(("max_model_len", .int(local.contextLength)))
         }
         return .object(pairs)
     }
 
-    private var listed: [String] { groups.isEmpty ? [server.settings.servedModelName] : groups }
+    /// The groups, then the local model's LoRA adapters (those not shadowed by a group of the same name).
+    private var listed: [String] {
+        let base = groups.isEmpty ? [server.settings.servedModelName] : groups
+        return base + (server.local?.loras.names.filter { !base.contains($0) } ?? [])
+    }
 
     /// The groups the caller may use (`Caller.mayUse(model:)`), in config order.
     func models(_ request: Request, _ context: InferRequestContext) async throws -> Response {

@@ -12,9 +12,12 @@ struct LocalEngine: Sendable {
     let publicPrefixes: PublicPrefixes
     /// Compiled output grammars (`response_format`, `grammar`, `json_schema`, tools) by schema.
     let grammars = GrammarCache()
+    /// The LoRA adapters served as variants of the model (`--lora-modules`, `/v1/load_lora_adapter`).
+    let loras: LoRARegistry
 
-    init(engine: InferenceEngine, publicPrefixes texts: [String]) {
+    init(engine: InferenceEngine, publicPrefixes texts: [String], servedModelName: String) {
         self.engine = engine
+        loras = LoRARegistry(config: engine.model.config, baseName: servedModelName)
         template = ChatTemplate.forModel(engine.model)
         publicPrefixes = PublicPrefixes(texts, template: template, tokenizer: engine.model.tokenizer)
     }
@@ -38,12 +41,17 @@ struct LocalEngine: Sendable {
     var contextLength: Int { engine.model.config.contextLength }
 
     /// The validated generation fields of a request routed to the local engine (stream and include_usage
-    /// as the edge parsed them); 404 unless its `model` is absent or `servedModelName`.
+    /// as the edge parsed them); 404 unless its `model` is absent or `servedModelName`. The request's LoRA
+    /// adapter (`ProviderRequest.adapter`) is looked up here: 404 when it was unloaded meanwhile.
     func generationParameters(_ f: RequestFields, _ request: ProviderRequest,
                               servedModelName: String) throws -> GenerationParameters {
-        let params = try GenerationParameters(f, vocabularySize: model.config.vocabularySize, tenant: request.tenant,
+        var params = try GenerationParameters(f, vocabularySize: model.config.vocabularySize, tenant: request.tenant,
                                               stream: request.stream, includeUsage: request.includeUsage)
         if let model = params.model, model != servedModelName { throw OpenAIError.modelNotFound(model) }
+        if let name = request.adapter {
+            guard let adapter = loras.adapter(named: name) else { throw OpenAIError.modelNotFound(name) }
+            params.lora = adapter
+        }
         return params
     }
 }

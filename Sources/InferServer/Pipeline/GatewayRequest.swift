@@ -10,8 +10,14 @@ struct GatewayRequest: Sendable {
     let endpoint: Endpoint
     /// The body, validated as a JSON object.
     let fields: RequestFields
-    /// The model group (the body's `model`, else the server's default group).
+    /// The model the client named (the body's `model`, else the server's default group): the group that is
+    /// authorized, rate-limited and charged, and the `model` of the answer.
     let model: String
+    /// The router group that serves it: `model`, or the base model's group when `model` is a LoRA adapter
+    /// of the local engine (`adapter`).
+    var routeGroup: String
+    /// The LoRA adapter `model` names (nil: a plain group).
+    var adapter: String?
     let stream: Bool
     /// `stream_options.include_usage`.
     let includeUsage: Bool
@@ -33,6 +39,7 @@ struct GatewayRequest: Sendable {
             throw OpenAIError.badParameter("model", "'model' is required.")
         }
         self.model = model
+        routeGroup = model
         (stream, includeUsage) = try fields.streamOptions()
         fallbacks = try fields.stringList("fallbacks", expected: "an array of model names")
         disableFallbacks = try fields.bool("disable_fallbacks") ?? false
@@ -68,6 +75,7 @@ struct GatewayRequest: Sendable {
         request.includeUsage = stream
         request.session = session
         request.maxResponseBytes = maxResponseBytes
+        request.adapter = adapter
         return request
     }
 }

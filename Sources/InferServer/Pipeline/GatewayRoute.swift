@@ -84,13 +84,20 @@ struct GatewayRoute: Sendable {
     private func parse(_ request: Request, endpoint: Endpoint) async throws -> GatewayRequest {
         let fields = try await server.readFields(request)
         try server.settings.limits.check(fields)
-        return try GatewayRequest(fields, endpoint: endpoint, defaultModel: gateway.defaultModel,
-                                  sessionHeader: request.headers[Self.sessionIDHeader])
+        var parsed = try GatewayRequest(fields, endpoint: endpoint, defaultModel: gateway.defaultModel,
+                                        sessionHeader: request.headers[Self.sessionIDHeader])
+        // A LoRA adapter of the local model (not a group or cascade of its own) runs on the base's group.
+        if gateway.router.groups[parsed.model] == nil, gateway.cascades.cascades[parsed.model] == nil,
+           let local = server.local, local.loras.adapter(named: parsed.model) != nil {
+            parsed.adapter = parsed.model
+            parsed.routeGroup = server.settings.servedModelName
+        }
+        return parsed
     }
 
     /// 2. May this caller send this request now?
     private func admit(_ r: GatewayRequest, _ caller: Caller) async throws -> Admission {
-        guard gateway.router.groups[r.model] != nil || gateway.cascades.cascades[r.model] != nil else {
+        guard gateway.router.groups[r.routeGroup] != nil || gateway.cascades.cascades[r.model] != nil else {
             throw OpenAIError.modelNotFound(r.model)
         }
         guard caller.mayUse(model: r.model) else { throw OpenAIError.modelNotAllowed(r.model) }
@@ -160,7 +167,7 @@ struct GatewayRoute: Sendable {
                 var call = call, visionHeader: String?
                 if let vision {
                     do {
-                        if let rewritten = try await vision.rewrite(group: r.model, request: call, router: router, caller: a.caller) {
+                        if let rewritten = try await vision.rewrite(group: r.routeGroup, request: call, router: router, caller: a.caller) {
                             call = rewritten.request
                             visionHeader = rewritten.header
                             for answer in rewritten.descriptions {
@@ -175,11 +182,11 @@ struct GatewayRoute: Sendable {
                 if let cascade {
                     routed = try await cascades.route(cascade, request: call, caller: a.caller)
                 } else {
-                    routed = try await router.route(modelGroup: r.model, request: call, requestFallbacks: r.fallbacks,
+                    routed = try await router.route(modelGroup: r.routeGroup, request: call, requestFallbacks: r.fallbacks,
                                                     disableFallbacks: r.disableFallbacks, caller: a.caller)
                 }
                 routed.visionFallback = visionHeader
-                return routed
+                return r.adapter == nil ? routed : routed.reportingModel(r.model)
             }
         }
         do {

@@ -169,6 +169,9 @@ public final class GGUFFile: @unchecked Sendable {
         storage.bytes.baseAddress!.advanced(by: dataOffset + info.offset)
     }
 
+    /// Every byte of the file, valid while this object lives (hashed to identify a LoRA adapter).
+    public var bytes: UnsafeRawBufferPointer { storage.bytes }
+
     /// The header (metadata and tensor table, up to `dataOffset`), valid while this object lives; hashed
     /// to identify the model.
     public var headerBytes: UnsafeRawBufferPointer {

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Decode throughput with LoRA adapters: 4 concurrent streams, all base vs half base / half adapter vs four
+different adapters, on one `infer serve` (the test adapter loaded under four names: four adapter groups in every
+batch). Prints generated tokens per second per scenario (best of --rounds).
+
+    bench/lora/bench.py [--threads 2] [--tokens 128] [--rounds 3]
+
+Needs .build/release/infer, models/gemma-3-270m-q4_k_m.gguf and models/gemma-3-270m-test-lora.gguf; runs with
+the e2e venv's Python (httpx): ~/.cache/infer-e2e/venv/bin/python bench/lora/bench.py
+"""
+import argparse, concurrent.futures, pathlib, socket, subprocess, time
+
+import httpx
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
+MODEL = ROOT / "models/gemma-3-270m-q4_k_m.gguf"
+LORA = ROOT / "models/gemma-3-270m-test-lora.gguf"
+PROMPTS = ["The history of the printing press", "A recipe for bread starts with", "In the deep ocean there are",
+           "The rules of chess say that"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tokens", type=int, default=128)
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args()
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+    names = [f"a{i}" for i in range(4)]
+    proc = subprocess.Popen([str(ROOT / ".build/release/infer"), "serve", "--model", str(MODEL), "--port", str(port),
+                             "--threads", str(a.threads), "--quiet",
+                             "--lora-modules", *[f"{n}={LORA}" for n in names]],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200: break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        base = MODEL.name.removesuffix(".gguf")
+        scenarios = {"4 base": [base] * 4, "2 base + 2 adapter": [base, base, names[0], names[0]],
+                     "4 adapters": names}
+
+        def one(job):
+            i, model = job
+            r = httpx.post(f"{url}/v1/completions", timeout=600, json={
+                "model": model, "prompt": PROMPTS[i], "max_tokens": a.tokens, "temperature": 0,
+                "ignore_eos": True, "cache_salt": f"{time.time()}-{i}"})
+            r.raise_for_status()
+            return r.json()["usage"]["completion_tokens"]
+
+        for name, models in scenarios.items():
+            best = 0.0
+            for _ in range(a.rounds):
+                t0 = time.time()
+                with concurrent.futures.ThreadPoolExecutor(4) as pool:
+                    tokens = sum(pool.map(one, enumerate(models)))
+                best = max(best, tokens / (time.time() - t0))
+            print(f"{name:>20}: {best:6.1f} generated tokens/s (4 streams x {a.tokens} tokens, best of {a.rounds})")
+    finally:
+        proc.terminate(); proc.wait()
+
+
+if __name__ == "__main__":
+    main()
