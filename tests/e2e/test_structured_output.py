@@ -82,6 +82,8 @@ SCHEMAS = [
     {"type": "integer", "minimum": -20, "maximum": 1234},
     {"type": "integer", "exclusiveMinimum": 99, "exclusiveMaximum": 1000},
     {"type": "integer", "minimum": 1000000},
+    {"type": "number", "minimum": -2, "exclusiveMaximum": 5},
+    {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
     {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 4},
     {"type": "array", "prefixItems": [{"type": "string"}, {"type": "boolean"}], "items": False},
     {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}},
