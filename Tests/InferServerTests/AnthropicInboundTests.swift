@@ -68,6 +68,24 @@ struct AnthropicInboundTests {
         #expect(r.chatBody["messages"]?[1]?["content"] == .null)
     }
 
+    @Test("current API fields: output_config.format -> response_format, top-level cache_control, no-op fields")
+    func currentFields() throws {
+        let r = try Self.parse("""
+            {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+              {"role": "user", "content": "c"}], "cache_control": {"type": "ephemeral", "ttl": "1h"},
+             "output_config": {"format": {"type": "json_schema", "schema": {"type": "object"}}, "effort": "low"},
+             "inference_geo": "us", "speed": "standard", "user_profile_id": "p", "workspace_id": "w",
+             "thinking": {"type": "disabled"}, "service_tier": "standard_only"}
+            """)
+        #expect(r.chatBody["messages"]?[2]?["cache_control"] == Self.json(#"{"type": "ephemeral", "ttl": "1h"}"#))
+        #expect(r.chatBody["messages"]?[1]?["cache_control"] == nil)
+        #expect(r.chatBody["response_format"] == Self.json(
+            #"{"type": "json_schema", "json_schema": {"name": "output", "schema": {"type": "object"}, "strict": true}}"#))
+        for key in ["inference_geo", "speed", "user_profile_id", "workspace_id", "thinking", "service_tier", "output_config"] {
+            #expect(r.chatBody[key] == nil, "\(key) is not sent on")
+        }
+    }
+
     /// Attacker and mistaken inputs: each is a 400 naming the offending field.
     @Test("bad requests are 400s naming the field", arguments: [
         (#"{"model": "m", "messages": [{"role": "user", "content": "x"}]}"#, "max_tokens"),
@@ -96,6 +114,12 @@ struct AnthropicInboundTests {
         (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "metadata": {"email": "a@b"}}"#, "metadata.email"),
         (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "system": 3}"#, "system"),
         (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "stop_sequences": "END"}"#, "stop_sequences"),
+        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "container": "c"}"#, "container"),
+        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "diagnostics": {}}"#, "diagnostics"),
+        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "speed": "warp"}"#, "speed"),
+        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "output_config": {"format": {"type": "text"}}}"#, "output_config.format"),
+        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "output_config": {"effort": "huge"}}"#, "output_config.effort"),
+        (#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "output_config": {"verbosity": 1}}"#, "output_config.verbosity"),
     ])
     func refusals(body: String, param: String) {
         do {

@@ -21,6 +21,9 @@ WEATHER = {
 }
 ASK = [{"role": "user", "content": "What is the weather in Paris right now?"}]
 GROUPS = ["gemma", "remote-gemma"]
+# The current SDK (API version 2026-10-21) has no sampling parameters; older clients send `temperature`,
+# which the server still honours: greedy decoding keeps the comparisons below deterministic.
+GREEDY = {"temperature": 0}
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +52,7 @@ def client(gateway):
 
 @pytest.mark.parametrize("group", GROUPS)
 def test_create(client, group):
-    m = client.messages.create(model=group, max_tokens=8, temperature=0, system="You are terse.",
+    m = client.messages.create(model=group, max_tokens=8, extra_body=GREEDY, system="You are terse.",
                                messages=[{"role": "user", "content": "Name a color."}])
     assert m.type == "message" and m.role == "assistant" and m.model == group
     assert m.id.startswith("msg_")
@@ -67,7 +70,7 @@ def test_create(client, group):
 @pytest.mark.parametrize("group", GROUPS)
 def test_stop_sequence(client, group):
     # "e": any English greeting has one early, so the stop string is reached well before max_tokens.
-    m = client.messages.create(model=group, max_tokens=30, temperature=0, stop_sequences=["e", "NEVER"],
+    m = client.messages.create(model=group, max_tokens=30, extra_body=GREEDY, stop_sequences=["e", "NEVER"],
                                messages=[{"role": "user", "content": "Say hello to me in English."}])
     text = "".join(b.text for b in m.content if b.type == "text")
     assert "e" not in text
@@ -76,7 +79,7 @@ def test_stop_sequence(client, group):
 
 @pytest.mark.parametrize("group", GROUPS)
 def test_stream_event_order_and_final_message(client, group):
-    with client.messages.stream(model=group, max_tokens=10, temperature=0,
+    with client.messages.stream(model=group, max_tokens=10, extra_body=GREEDY,
                                 messages=[{"role": "user", "content": "Say hello."}]) as stream:
         events = [e for e in stream]
         final = stream.get_final_message()
@@ -90,7 +93,7 @@ def test_stream_event_order_and_final_message(client, group):
     assert final.stop_reason in ("end_turn", "max_tokens")
     assert final.usage.output_tokens >= 1
     assert final.usage.input_tokens + (final.usage.cache_read_input_tokens or 0) > 3
-    blocking = client.messages.create(model=group, max_tokens=10, temperature=0,
+    blocking = client.messages.create(model=group, max_tokens=10, extra_body=GREEDY,
                                       messages=[{"role": "user", "content": "Say hello."}])
     assert blocking.content[0].text == text, "temperature 0: the stream and the message agree"
 
@@ -115,14 +118,14 @@ def test_raw_stream_has_event_lines_and_ping(gateway):
 
 @pytest.mark.parametrize("group", GROUPS)
 def test_tool_use_then_tool_result(client, group):
-    m = client.messages.create(model=group, max_tokens=120, temperature=0, messages=ASK, tools=[WEATHER],
+    m = client.messages.create(model=group, max_tokens=120, extra_body=GREEDY, messages=ASK, tools=[WEATHER],
                                tool_choice={"type": "tool", "name": "get_weather"})
     assert m.stop_reason == "tool_use", m
     uses = [b for b in m.content if b.type == "tool_use"]
     assert len(uses) >= 1 and uses[0].name == "get_weather" and uses[0].id
     jsonschema.validate(uses[0].input, WEATHER["input_schema"])
     follow = client.messages.create(
-        model=group, max_tokens=20, temperature=0, tools=[WEATHER], tool_choice={"type": "none"},
+        model=group, max_tokens=20, extra_body=GREEDY, tools=[WEATHER], tool_choice={"type": "none"},
         messages=ASK + [{"role": "assistant", "content": m.content},
                         {"role": "user", "content": [
                             {"type": "tool_result", "tool_use_id": u.id, "content": "18 degrees, sunny"} for u in uses]}])
@@ -132,7 +135,7 @@ def test_tool_use_then_tool_result(client, group):
 
 @pytest.mark.parametrize("group", GROUPS)
 def test_streamed_tool_use(client, group):
-    with client.messages.stream(model=group, max_tokens=120, temperature=0, messages=ASK, tools=[WEATHER],
+    with client.messages.stream(model=group, max_tokens=120, extra_body=GREEDY, messages=ASK, tools=[WEATHER],
                                 tool_choice={"type": "any"}) as stream:
         events = [e for e in stream]
         final = stream.get_final_message()
@@ -141,6 +144,20 @@ def test_streamed_tool_use(client, group):
     use = next(b for b in final.content if b.type == "tool_use")
     assert use.name == "get_weather"
     jsonschema.validate(use.input, WEATHER["input_schema"])
+
+
+CITY = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 30},
+                                         "population": {"type": "integer", "minimum": 0}},
+        "required": ["name", "population"], "additionalProperties": False}
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_output_config_format_is_constrained(client, group):
+    m = client.messages.create(model=group, max_tokens=60, messages=[{"role": "user", "content": "Describe Paris."}],
+                               output_config={"format": {"type": "json_schema", "schema": CITY}, "effort": "low"},
+                               extra_body=GREEDY)
+    assert m.stop_reason == "end_turn", m
+    jsonschema.validate(json.loads(m.content[0].text), CITY)
 
 
 def test_count_tokens(client):
@@ -164,12 +181,15 @@ def test_errors_are_typed(client):
         client.messages.create(model="nope", max_tokens=5, messages=ASK)
     assert e.value.body["type"] == "error" and e.value.body["error"]["type"] == "not_found_error"
     with pytest.raises(anthropic.BadRequestError) as e:
-        client.messages.create(model="gemma", max_tokens=5, messages=ASK, temperature=1.5)
+        client.messages.create(model="gemma", max_tokens=5, messages=ASK, extra_body={"temperature": 1.5})
     assert e.value.body["error"]["type"] == "invalid_request_error"
     assert "temperature" in e.value.body["error"]["message"]
     with pytest.raises(anthropic.BadRequestError) as e:
-        client.messages.create(model="gemma", max_tokens=5, messages=ASK, extra_body={"thinking": {"type": "enabled"}})
-    assert "'thinking'" in e.value.body["error"]["message"]
+        client.messages.create(model="gemma", max_tokens=5, messages=ASK, extra_body={"container": "c-1"})
+    assert "'container'" in e.value.body["error"]["message"]
+    with pytest.raises(anthropic.BadRequestError) as e:
+        client.messages.create(model="gemma", max_tokens=5, messages=ASK, thinking={"type": "enabled", "budget_tokens": 2048})
+    assert "thinking" in e.value.body["error"]["message"]
     with pytest.raises(anthropic.BadRequestError) as e:
         client.messages.create(model="gemma", max_tokens=5, messages=[{"role": "user", "content": [
             {"type": "tool_result", "tool_use_id": "toolu_unknown", "content": "x"}]}])

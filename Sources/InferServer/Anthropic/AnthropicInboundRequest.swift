@@ -6,13 +6,17 @@ import OpenAIRequest
 /// router, auth, caches, local engine or remote deployments. The reverse of `AnthropicTranslation` (the
 /// outbound side, Gateway), whose shared vocabulary is `AnthropicVocabulary`.
 ///
-/// Every field of the Messages API request is honoured or refused with a 400 naming it:
+/// Every field of the Messages API request (API version 2026-10-21, and the sampling fields of 2023-06-01) is
+/// honoured or refused with a 400 naming it:
 /// - translated: `model`, `messages`, `max_tokens` (required for messages), `system`, `stop_sequences`,
 ///   `temperature`, `top_p`, `top_k`, `stream`, `tools`, `tool_choice`, `metadata.user_id` (-> `user`: the
-///   sticky session and the spend log's user);
-/// - accepted, no effect: `service_tier` (one tier here);
+///   sticky session and the spend log's user), `cache_control` (a breakpoint on the last message),
+///   `output_config.format` (`json_schema` -> `response_format`: constrained decoding on the local model);
+/// - accepted, no effect (one tier, one region, one speed, no thinking here): `service_tier`, `inference_geo`,
+///   `speed`, `user_profile_id`, `workspace_id`, `output_config.effort`, `thinking: {"type": "disabled"}`;
 /// - the gateway's own `cache`, `fallbacks`, `disable_fallbacks` pass through as on chat completions;
-/// - anything else (`thinking`, `container`, `mcp_servers`, server tools, unknown block types...) is a 400.
+/// - anything else (`thinking` enabled, `container`, `diagnostics`, `mcp_servers`, server tools, unknown block
+///   types...) is a 400.
 struct AnthropicInboundRequest: Sendable {
     enum Kind: Sendable { case messages, countTokens }
 
@@ -31,9 +35,14 @@ struct AnthropicInboundRequest: Sendable {
 
     static let messagesFields: Set<String> = [
         "model", "messages", "max_tokens", "system", "stop_sequences", "temperature", "top_p", "top_k",
-        "stream", "tools", "tool_choice", "metadata", "service_tier", "cache", "fallbacks", "disable_fallbacks",
+        "stream", "tools", "tool_choice", "metadata", "service_tier", "cache_control", "output_config",
+        "inference_geo", "speed", "user_profile_id", "workspace_id", "thinking",
+        "cache", "fallbacks", "disable_fallbacks",
     ]
-    static let countTokensFields: Set<String> = ["model", "messages", "system", "tools", "tool_choice"]
+    static let countTokensFields: Set<String> = [
+        "model", "messages", "system", "tools", "tool_choice", "cache_control", "output_config", "speed",
+        "user_profile_id", "workspace_id", "thinking",
+    ]
 
     init(_ body: JSONValue, kind: Kind) throws {
         guard case .object(let pairs) = body else {
@@ -53,7 +62,12 @@ struct AnthropicInboundRequest: Sendable {
         var messages: [JSONValue] = []
         if let system = f.value("system") { messages += try Self.system(system) }
         messages += try Self.messages(f, allowPrefill: kind == .countTokens)
+        if let control = f.value("cache_control"), let last = messages.indices.last {
+            // Top-level cache_control marks the last cacheable block: the whole prompt is the prefix.
+            messages[last] = messages[last].settingField("cache_control", control)
+        }
         out.append(("messages", .array(messages)))
+        try Self.noOpFields(f)
 
         stream = try kind == .messages ? (f.bool("stream") ?? false) : false
         stopSequences = try f.stringList("stop_sequences") ?? []
@@ -78,6 +92,7 @@ struct AnthropicInboundRequest: Sendable {
                 if let v = f.value(key) { out.append((key, v)) }
             }
         }
+        if let format = try Self.outputFormat(f) { out.append(("response_format", format)) }
         if let tools = f.value("tools") { out.append(("tools", try Self.tools(tools))) }
         if let choice = f.value("tool_choice") {
             let (openAI, parallel) = try Self.toolChoice(choice)
@@ -331,6 +346,39 @@ struct AnthropicInboundRequest: Sendable {
         default:
             throw OpenAIError.badParameter("tool_choice.type", "'tool_choice.type' must be 'auto', 'any', 'tool' or 'none'.")
         }
+    }
+
+    /// The fields accepted without effect, type-checked.
+    private static func noOpFields(_ f: RequestFields) throws {
+        for key in ["inference_geo", "user_profile_id", "workspace_id"] { _ = try f.string(key) }
+        if let speed = try f.string("speed"), !["standard", "fast"].contains(speed) {
+            throw OpenAIError.badParameter("speed", "'speed' must be 'standard' or 'fast'.")
+        }
+        if let thinking = f.value("thinking") {
+            guard case .string("disabled")? = thinking["type"] else {
+                throw OpenAIError.badParameter("thinking", "'thinking' is not supported (only {\"type\": \"disabled\"}).")
+            }
+        }
+    }
+
+    /// `output_config`: `format` {"type": "json_schema", "schema"} -> OpenAI's `response_format` (a strict
+    /// schema); `effort` accepted without effect.
+    private static func outputFormat(_ f: RequestFields) throws -> JSONValue? {
+        guard let config = f.value("output_config") else { return nil }
+        guard case .object = config else { throw f.typeError("output_config", "an object", config) }
+        try checkKeys(config, ["format", "effort"], path: "output_config")
+        switch config["effort"] {
+        case nil, .null?: break
+        case .string(let e)? where ["low", "medium", "high", "xhigh", "max"].contains(e): break
+        default: throw OpenAIError.badParameter("output_config.effort", "'output_config.effort' must be low, medium, high, xhigh or max.")
+        }
+        guard let format = config["format"], format != .null else { return nil }
+        try checkKeys(format, ["type", "schema"], path: "output_config.format")
+        guard case .string("json_schema")? = format["type"], let schema = format["schema"], case .object = schema else {
+            throw OpenAIError.badParameter("output_config.format",
+                "'output_config.format' must be {\"type\": \"json_schema\", \"schema\": {...}}.")
+        }
+        return ["type": "json_schema", "json_schema": ["name": "output", "schema": schema, "strict": true]]
     }
 
     private static func metadataUser(_ f: RequestFields) throws -> String? {

@@ -11,14 +11,14 @@ import OpenAIRequest
 /// Anthropic's envelope (`AnthropicErrorEnvelope`).
 ///
 /// Headers: the key as `x-api-key` or `Authorization: Bearer` (`APIKeyMiddleware`); `anthropic-version` is
-/// optional (the SDKs always send it; curl users need not), and when sent must be a published version
-/// (`supportedVersions`); `anthropic-beta` is ignored (no beta feature is implemented, and a beta field in
-/// the body is refused by name).
+/// optional (the SDKs always send it; curl users need not), and when sent must be a dated version
+/// `YYYY-MM-DD` from 2023-01-01 on (the SDK of the e2e tests sends 2026-10-21, older ones 2023-06-01; the
+/// fields of every version are accepted, so the version changes nothing); `anthropic-beta` is ignored (no
+/// beta feature is implemented, and a beta field in the body is refused by name).
 struct AnthropicMessagesRoute: Sendable {
     let routes: GatewayRoute
 
     static let versionHeader = HTTPField.Name("anthropic-version")!
-    static let supportedVersions: Set<String> = ["2023-06-01", "2023-01-01"]
 
     func messages(_ request: Request, _ context: InferRequestContext) async throws -> Response {
         try Self.checkVersion(request.headers)
@@ -67,9 +67,10 @@ struct AnthropicMessagesRoute: Sendable {
 
     static func checkVersion(_ headers: HTTPFields) throws {
         guard let version = headers[versionHeader] else { return }
-        guard supportedVersions.contains(version) else {
+        let digits = version.utf8.enumerated().allSatisfy { i, c in (i == 4 || i == 7) ? c == 0x2D : (0x30...0x39).contains(c) }
+        guard version.utf8.count == 10, digits, version >= "2023-01-01" else {
             throw OpenAIError.badParameter("anthropic-version",
-                "anthropic-version '\(version)' is not supported; use one of \(supportedVersions.sorted().joined(separator: ", ")).")
+                "anthropic-version '\(version)' is not a version (YYYY-MM-DD, 2023-01-01 or later).")
         }
     }
 }
