@@ -78,7 +78,7 @@ extension OpenAIError {
 
     /// 401 for a missing or wrong API key.
     public static let unauthorized = OpenAIError(
-        status: .unauthorized, message: "Incorrect API key provided. Pass it as `Authorization: Bearer <key>`.",
+        status: .unauthorized, message: "Incorrect API key provided. Pass it as `Authorization: Bearer <key>` or `x-api-key: <key>`.",
         type: "invalid_request_error", code: "invalid_api_key", headers: [.wwwAuthenticate: "Bearer"])
 
     /// 403 for a key that may not use a model or route.

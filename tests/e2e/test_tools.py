@@ -121,3 +121,20 @@ def test_bad_tools_are_400s(client, model, kwargs, param):
         client.chat.completions.create(model=model, messages=ASK, max_tokens=5, **kwargs)
     assert e.value.status_code == 400
     assert e.value.param == param
+
+
+def test_streamed_arguments_arrive_in_pieces(client, model):
+    """OpenAI's streaming shape: the call's name first (empty arguments), then `arguments` in pieces; the SDK's
+    stream helper accumulates them into the final completion."""
+    with client.chat.completions.stream(model=model, messages=ASK, tools=[WEATHER], tool_choice="required",
+                                        parallel_tool_calls=False, max_tokens=120, temperature=0) as stream:
+        events = list(stream)
+        final = stream.get_final_completion()
+    pieces = [e.arguments_delta for e in events if e.type == "tool_calls.function.arguments.delta"]
+    assert len(pieces) > 3, pieces
+    choice = final.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    (call,) = choice.message.tool_calls
+    assert call.id.startswith("call_") and call.function.name == "get_weather"
+    assert call.function.arguments == "".join(pieces)
+    jsonschema.validate(json.loads(call.function.arguments), SCHEMAS["get_weather"])

@@ -90,6 +90,20 @@ public struct APIKeyStore: Sendable {
         return found
     }
 
+    /// The caller for the presented credentials: `Authorization: Bearer <key>` (OpenAI's header) and / or
+    /// `x-api-key: <key>` (Anthropic's); when both are sent they must name the same caller. nil = a 401.
+    public func authenticate(authorization: String?, apiKey: String?) -> Caller? {
+        guard isEnabled else { return .anonymous }
+        switch (authorization, apiKey) {
+        case (nil, nil): return nil
+        case (let header?, nil): return authenticate(authorization: header)
+        case (nil, let key?): return authenticate(authorization: "Bearer " + key)
+        case (let header?, let key?):
+            let byHeader = authenticate(authorization: header), byKey = authenticate(authorization: "Bearer " + key)
+            return byHeader == byKey ? byHeader : nil
+        }
+    }
+
     /// The configured virtual keys.
     public var virtualKeys: [VirtualKeyConfig] { keys.map(\.config) }
 

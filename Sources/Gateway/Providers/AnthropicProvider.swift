@@ -8,9 +8,9 @@ public struct AnthropicProvider: ChatProvider {
     public static let apiVersion = "2023-06-01"
 
     public let apiBase: String?
-    private let apiKey: String?
-    private let extraHeaders: [(String, String)]
-    private let client: HTTPClient
+    let apiKey: String?
+    let extraHeaders: [(String, String)]
+    let client: HTTPClient
 
     /// - Parameters:
     ///   - apiBase: `https://api.anthropic.com` by default; `/v1/messages` is appended unless present.

@@ -157,16 +157,7 @@ enum AnthropicTranslation {
     // MARK: response
 
     /// `stop_reason` -> OpenAI `finish_reason`.
-    static func finishReason(_ stopReason: String?) -> JSONValue {
-        switch stopReason {
-        case nil: .null
-        case "end_turn"?, "stop_sequence"?, "pause_turn"?: "stop"
-        case "max_tokens"?: "length"
-        case "tool_use"?: "tool_calls"
-        case "refusal"?: "content_filter"
-        case let other?: .string(other)
-        }
-    }
+    static func finishReason(_ stopReason: String?) -> JSONValue { AnthropicVocabulary.finishReason(stopReason) }
 
     /// Anthropic usage -> OpenAI usage: prompt tokens include cache reads and writes; cache reads are
     /// reported as `prompt_tokens_details.cached_tokens`.
@@ -231,16 +222,7 @@ enum AnthropicTranslation {
 
     /// An Anthropic `error` object (`{"type": "overloaded_error", "message": ...}`) -> ProviderError.
     static func streamError(_ error: JSONValue?) -> ProviderError {
-        let status: Int = switch error?["type"]?.stringField {
-        case "invalid_request_error"?: 400
-        case "authentication_error"?: 401
-        case "permission_error"?: 403
-        case "not_found_error"?: 404
-        case "request_too_large"?: 413
-        case "rate_limit_error"?: 429
-        case "overloaded_error"?: 529
-        default: 500
-        }
+        let status = AnthropicVocabulary.errorStatus(type: error?["type"]?.stringField)
         let body: JSONValue = ["error": error ?? ["message": "unknown upstream stream error"]]
         return ProviderErrorMapping.map(status: status, body: Array(body.serialized().utf8), head: nil)
     }

@@ -6,9 +6,9 @@ import Foundation
 /// with a Bearer key; bodies pass through unchanged apart from `model` (set by the router) and `stream`.
 public struct OpenAICompatibleProvider: ChatProvider {
     public let apiBase: String?
-    private let apiKey: String?
-    private let extraHeaders: [(String, String)]
-    private let client: HTTPClient
+    let apiKey: String?
+    let extraHeaders: [(String, String)]
+    let client: HTTPClient
 
     /// - Parameters:
     ///   - apiBase: the base URL including the version path (e.g. `https://api.openai.com/v1`).

@@ -4,9 +4,9 @@ import Hummingbird
 import Logging
 import OpenAIRequest
 
-/// Renders every error as OpenAI's envelope: `OpenAIError`s as they are, Hummingbird's own HTTP errors
-/// (unknown route, wrong method, body too large) with their status, anything else as a logged 500 that
-/// leaks no internals.
+/// Renders every error as OpenAI's envelope (Anthropic's on the Messages API routes,
+/// `AnthropicErrorEnvelope`): `OpenAIError`s as they are, Hummingbird's own HTTP errors (unknown route, wrong
+/// method, body too large) with their status, anything else as a logged 500 that leaks no internals.
 struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
     let maxBodyBytes: Int
 
@@ -14,7 +14,7 @@ struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as OpenAIError {
-            return try error.response(from: request, context: context)
+            return try render(error, request, context)
         } catch let error as any HTTPResponseError {
             let e: OpenAIError
             switch error.status {
@@ -31,10 +31,15 @@ struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
                 context.logger.error("request failed: \(error)")
                 e = .internalError
             }
-            return try e.response(from: request, context: context)
+            return try render(e, request, context)
         } catch {
             context.logger.error("request failed: \(String(reflecting: error))")
-            return try OpenAIError.internalError.response(from: request, context: context)
+            return try render(.internalError, request, context)
         }
+    }
+
+    private func render(_ error: OpenAIError, _ request: Request, _ context: Context) throws -> Response {
+        if AnthropicErrorEnvelope.applies(to: request.uri.path) { return AnthropicErrorEnvelope.response(error) }
+        return try error.response(from: request, context: context)
     }
 }

@@ -78,9 +78,10 @@ struct OpenAIServer: Sendable {
     }
 
     /// A server-sent-events response of `chunks` under the server's write timeout (counted in the metrics).
-    func events(_ chunks: AsyncThrowingStream<JSONValue, any Error>, headers: HTTPFields = [:], logger: Logger,
+    func events(_ chunks: AsyncThrowingStream<JSONValue, any Error>, headers: HTTPFields = [:],
+                encoding: any SSEEncoding = OpenAIEventEncoding(), logger: Logger,
                 onComplete: (@Sendable ([JSONValue]) async -> Void)? = nil) -> Response {
-        SSEResponse.response(chunks, headers: headers, logger: logger, writeTimeout: settings.writeTimeout,
+        SSEResponse.response(chunks, headers: headers, encoding: encoding, logger: logger, writeTimeout: settings.writeTimeout,
                              onWriteTimeout: { [metrics] in await metrics.streamWriteTimedOut() },
                              onComplete: onComplete)
     }

@@ -4,7 +4,8 @@ import Logging
 import NumericCore
 import OpenAIRequest
 
-/// Server-sent events exactly as OpenAI sends them: `data: {chunk}` per chunk, then `data: [DONE]`.
+/// Server-sent events: by default exactly as OpenAI sends them (`data: {chunk}` per chunk, then
+/// `data: [DONE]`); `encoding` frames them otherwise (`AnthropicEventEncoding` for `/v1/messages`).
 enum SSEResponse {
     /// Streams `chunks`; an error thrown by the stream goes out as one `data: {"error": ...}` event before
     /// `[DONE]` (headers are already sent by then). `onComplete` gets every chunk when the stream ended
@@ -23,12 +24,14 @@ enum SSEResponse {
     /// write timeout fires. The alternative (a bounded buffer that blocks the producer) would stall the
     /// engine's continuous batching for everyone, since one engine thread serves every sequence.
     static func response(_ chunks: AsyncThrowingStream<JSONValue, any Error>, headers: HTTPFields = [:],
+                         encoding: any SSEEncoding = OpenAIEventEncoding(),
                          logger: Logger, writeTimeout: Double? = nil,
                          onWriteTimeout: (@Sendable () async -> Void)? = nil,
                          onComplete: (@Sendable ([JSONValue]) async -> Void)? = nil) -> Response {
         let body = ResponseBody { writer in
             let out = TimedWriter(writer, timeout: writeTimeout, logger: logger)
             var sent: [JSONValue] = []
+            var encoding = encoding
             var failed = false
             var iterator = chunks.makeAsyncIterator()
             do {
@@ -41,27 +44,29 @@ enum SSEResponse {
                         next = try await iterator.next()
                     } catch let error as OpenAIError {
                         failed = true
-                        try await out.write("data: \(error.body.serialized())\n\n")
+                        try await out.write(encoding.encode(error: error))
                         break
                     } catch let error as ProviderError {
                         // An upstream that failed after its first chunk (closed, reset, stalled past stream_timeout).
                         failed = true
                         logger.warning("upstream stream failed: \(error.message)")
-                        try await out.write("data: \(OpenAIError(error).body.serialized())\n\n")
+                        try await out.write(encoding.encode(error: OpenAIError(error)))
                         break
                     } catch let error as CancellationError {
                         throw error
                     } catch {
                         failed = true
                         logger.error("stream failed: \(String(reflecting: error))")
-                        try await out.write("data: \(OpenAIError.internalError.body.serialized())\n\n")
+                        try await out.write(encoding.encode(error: .internalError))
                         break
                     }
                     guard let chunk = next else { break }
-                    try await out.write("data: \(chunk.serialized())\n\n")
+                    let events = encoding.encode(chunk)
+                    if !events.isEmpty { try await out.write(events) }
                     if onComplete != nil { sent.append(chunk) }
                 }
-                try await out.write("data: [DONE]\n\n")
+                let closing = encoding.end(failed: failed)
+                if !closing.isEmpty { try await out.write(closing) }
             } catch let error as StreamWriteTimeout {
                 logger.warning("closing a stream whose client stopped reading: \(error)")
                 await onWriteTimeout?()

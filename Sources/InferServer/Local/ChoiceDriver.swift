@@ -18,8 +18,9 @@ enum ChoiceDriver {
                     case .delta(let text, let tokens):
                         c.text += text
                         c.tokens += tokens
-                    case .finished(let reason, let usage):
+                    case .finished(let reason, let stop, let usage):
                         c.finishReason = reason
+                        c.stopString = stop
                         c.usage = usage
                         await server.metrics.choice(usage)
                     }
@@ -80,9 +81,9 @@ enum ChoiceDriver {
                             } else {
                                 held[i] = (text, tokens)
                             }
-                        case .success(.finished(let reason, let usage)):
+                        case .success(.finished(let reason, let stop, let usage)):
                             let (t, toks) = held.removeValue(forKey: i) ?? ("", [])
-                            for c in format.chunk(i, t, toks, reason) { out.yield(c) }
+                            for c in format.chunk(i, t, toks, reason) { out.yield(Self.stopReason(stop, on: c)) }
                             usages[promptOf[i]].append(usage)
                             await server.metrics.choice(usage)
                             remaining -= 1
@@ -111,5 +112,14 @@ enum ChoiceDriver {
         }
         out.onTermination = { _ in producer.cancel() }
         return output
+    }
+
+    /// vLLM's `stop_reason` (the matched stop string) beside the finish reason of `chunk`'s finishing choices.
+    static func stopReason(_ stop: String?, on chunk: JSONValue) -> JSONValue {
+        guard let stop, case .array(let choices)? = chunk["choices"] else { return chunk }
+        return chunk.settingField("choices", .array(choices.map { c in
+            guard case .string? = c["finish_reason"] else { return c }
+            return c.settingField("stop_reason", .string(stop))
+        }))
     }
 }

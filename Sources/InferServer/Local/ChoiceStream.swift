@@ -109,7 +109,7 @@ final class ChoiceStream: @unchecked Sendable {
 
     private func finish(reason: String, cached: Int, ttft: Double?) {
         done = true
-        outbox.append(.finished(reason: reason, usage: ChoiceUsage(
+        outbox.append(.finished(reason: reason, stop: matcher.matched, usage: ChoiceUsage(
             promptTokens: promptTokens, completionTokens: generated, cachedTokens: cached, timeToFirstToken: ttft)))
     }
 }

@@ -129,8 +129,9 @@ struct LocalChatCompletion: Sendable {
                                                          "tool_calls": .array(toolCalls)],
                             "logprobs": nil, "finish_reason": "tool_calls"]
                 }
-                return ["index": .int(i), "message": ["role": "assistant", "content": .string(c.text), "refusal": nil],
-                        "logprobs": logprobs ? format.chat(c.tokens) : nil, "finish_reason": .string(c.finishReason)]
+                let choice: JSONValue = ["index": .int(i), "message": ["role": "assistant", "content": .string(c.text), "refusal": nil],
+                                         "logprobs": logprobs ? format.chat(c.tokens) : nil, "finish_reason": .string(c.finishReason)]
+                return c.stopString.map { choice.settingField("stop_reason", .string($0)) } ?? choice
             }),
             "usage": UsageTotals(perPrompt: usages).json(cacheBreakpoint: pinTokens),
         ]

@@ -122,9 +122,10 @@ struct LocalCompletion: Sendable {
             let p = prompts[promptOf[i]]
             usages[promptOf[i]].append(c.usage)
             let prefix = echo ? p.text : ""
-            choices.append(["index": .int(i), "text": .string(prefix + c.text),
-                            "logprobs": logprobs != nil ? format.completion(c.tokens, startOffset: 0).json : nil,
-                            "finish_reason": .string(c.finishReason)])
+            let choice: JSONValue = ["index": .int(i), "text": .string(prefix + c.text),
+                                     "logprobs": logprobs != nil ? format.completion(c.tokens, startOffset: 0).json : nil,
+                                     "finish_reason": .string(c.finishReason)]
+            choices.append(c.stopString.map { choice.settingField("stop_reason", .string($0)) } ?? choice)
         }
         log(usages)
         return .json(["id": .string(id), "object": "text_completion", "created": .int(created),

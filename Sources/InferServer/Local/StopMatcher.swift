@@ -9,6 +9,8 @@ struct StopMatcher: Sendable {
     private var held: [UInt8] = []
     /// Set once a stop string was found; later input is ignored.
     private(set) var stopped = false
+    /// The stop string that was found (vLLM's `stop_reason`).
+    private(set) var matched: String?
 
     init(stops: [String]) {
         self.stops = stops.map { Array($0.utf8) }.filter { !$0.isEmpty }
@@ -19,8 +21,9 @@ struct StopMatcher: Sendable {
         guard !stopped else { return ("", true) }
         guard !stops.isEmpty else { return (text, false) }
         held.append(contentsOf: text.utf8)
-        if let cut = earliestMatch() {
+        if case let (cut, stop)? = earliestMatch() {
             stopped = true
+            matched = String(decoding: stops[stop], as: UTF8.self)
             let out = String(decoding: held[..<cut], as: UTF8.self)
             held.removeAll()
             return (out, true)
@@ -37,14 +40,14 @@ struct StopMatcher: Sendable {
         return stopped ? "" : String(decoding: held, as: UTF8.self)
     }
 
-    /// Byte offset of the earliest occurrence of any stop string in `held`.
-    private func earliestMatch() -> Int? {
-        var best: Int?
-        for stop in stops where stop.count <= held.count {
+    /// Byte offset of the earliest occurrence of any stop string in `held`, and which stop string it is.
+    private func earliestMatch() -> (Int, Int)? {
+        var best: (Int, Int)?
+        for (k, stop) in stops.enumerated() where stop.count <= held.count {
             var i = 0
-            while i + stop.count <= held.count, best.map({ i < $0 }) ?? true {
+            while i + stop.count <= held.count, best.map({ i < $0.0 }) ?? true {
                 if held[i] == stop[0], held[i..<(i + stop.count)].elementsEqual(stop) {
-                    best = i
+                    best = (i, k)
                     break
                 }
                 i += 1

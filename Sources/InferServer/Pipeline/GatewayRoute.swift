@@ -41,12 +41,15 @@ struct GatewayRoute: Sendable {
 
     /// The stages, observed by the alert rules (a 5xx or an unexpected error is a failed request) and, once
     /// admitted to a configured group, by the group's traffic window. Latency runs to the response head (the
-    /// first chunk for streams).
-    private func handle(_ request: Request, _ context: InferRequestContext, endpoint: Endpoint) async throws -> Response {
+    /// first chunk for streams). `fields`: the body when the caller already has it (the Messages API's,
+    /// translated); `wire`: the answer's API.
+    func handle(_ request: Request, _ context: InferRequestContext, endpoint: Endpoint, fields: RequestFields? = nil,
+                wire: AnswerWire = .openAI) async throws -> Response {
         let start = Date().timeIntervalSince1970
         var group: String?
         do {
-            let response = try await stages(request, context, endpoint: endpoint, start: start, group: &group)
+            let response = try await stages(request, context, endpoint: endpoint, fields: fields, wire: wire,
+                                            start: start, group: &group)
             await observe(group: group, failed: response.status.code >= 500, start: start)
             return response
         } catch {
@@ -62,17 +65,17 @@ struct GatewayRoute: Sendable {
     }
 
     /// `group` is set once the request is admitted to an existing model group.
-    private func stages(_ request: Request, _ context: InferRequestContext, endpoint: Endpoint,
-                        start: Double, group: inout String?) async throws -> Response {
-        let parsed = try await parse(request, endpoint: endpoint)
+    private func stages(_ request: Request, _ context: InferRequestContext, endpoint: Endpoint, fields: RequestFields?,
+                        wire: AnswerWire, start: Double, group: inout String?) async throws -> Response {
+        let parsed = try await parse(request, endpoint: endpoint, fields: fields)
         let admission = try await admit(parsed, context.caller)
         group = parsed.model
         let lookup = try await lookUp(parsed, admission, cacheControl: request.headers[.cacheControl])
         if let lookup, let cached = lookup.response {
-            return await replay(cached, lookup, parsed, admission, start: start, logger: context.logger)
+            return await replay(cached, lookup, parsed, admission, wire: wire, start: start, logger: context.logger)
         }
         let routed = try await route(parsed, admission, context)
-        return await respond(routed, parsed, admission, lookup: lookup, start: start, logger: context.logger)
+        return await respond(routed, parsed, admission, lookup: lookup, wire: wire, start: start, logger: context.logger)
     }
 
     /// The sticky-session header.
@@ -81,8 +84,9 @@ struct GatewayRoute: Sendable {
     // MARK: Stages
 
     /// 1. The body as a `GatewayRequest`; the server-wide generation limits.
-    private func parse(_ request: Request, endpoint: Endpoint) async throws -> GatewayRequest {
-        let fields = try await server.readFields(request)
+    private func parse(_ request: Request, endpoint: Endpoint, fields given: RequestFields?) async throws -> GatewayRequest {
+        let fields: RequestFields
+        if let given { fields = given } else { fields = try await server.readFields(request) }
         try server.settings.limits.check(fields)
         var parsed = try GatewayRequest(fields, endpoint: endpoint, defaultModel: gateway.defaultModel,
                                         sessionHeader: request.headers[Self.sessionIDHeader])
@@ -97,10 +101,7 @@ struct GatewayRoute: Sendable {
 
     /// 2. May this caller send this request now?
     private func admit(_ r: GatewayRequest, _ caller: Caller) async throws -> Admission {
-        guard gateway.router.groups[r.routeGroup] != nil || gateway.cascades.cascades[r.model] != nil else {
-            throw OpenAIError.modelNotFound(r.model)
-        }
-        guard caller.mayUse(model: r.model) else { throw OpenAIError.modelNotAllowed(r.model) }
+        try authorize(model: r.model, caller: caller)
         // A request may not name a fallback its key may not use (the router also skips forbidden groups of
         // the config's fallback lists for this caller).
         if let forbidden = r.fallbacks?.first(where: { !caller.mayUse(model: $0) }) {
@@ -122,6 +123,16 @@ struct GatewayRoute: Sendable {
         return Admission(caller: caller, tenant: server.tenant(of: caller), key: key, deadline: deadline)
     }
 
+    /// The model group exists (a router group or a cascade) and the caller may use it: 404 / 403.
+    func authorize(model: String, caller: Caller) throws {
+        // A group, a cascade, or a LoRA adapter of the local model (it runs on the base's group).
+        guard gateway.router.groups[model] != nil || gateway.cascades.cascades[model] != nil
+            || server.local?.loras.adapter(named: model) != nil else {
+            throw OpenAIError.modelNotFound(model)
+        }
+        guard caller.mayUse(model: model) else { throw OpenAIError.modelNotAllowed(model) }
+    }
+
     /// 3. The response caches (nil: none configured).
     private func lookUp(_ r: GatewayRequest, _ a: Admission, cacheControl: String?) async throws -> CacheLookup? {
         guard let cache = gateway.cache else { return nil }
@@ -140,16 +151,16 @@ struct GatewayRoute: Sendable {
     }
 
     /// 3b. A cache hit, as JSON or replayed as SSE.
-    private func replay(_ cached: JSONValue, _ lookup: CacheLookup, _ r: GatewayRequest, _ a: Admission, start: Double,
-                        logger: Logger) async -> Response {
+    private func replay(_ cached: JSONValue, _ lookup: CacheLookup, _ r: GatewayRequest, _ a: Admission,
+                        wire: AnswerWire, start: Double, logger: Logger) async -> Response {
         let cost = await gateway.recordHit(r, caller: a.caller, lookup: lookup, start: start, logger: logger).cost
         let headers = Self.fields(lookup.headers + [(Self.costHeader, cost.description)])
-        guard r.stream else { return server.json(cached, headers: headers) }
+        guard r.stream else { return server.json(wire.json(cached), headers: headers) }
         let chunks = CacheReplay.streamChunks(from: cached, includeUsage: r.includeUsage)
         return server.events(AsyncThrowingStream { c in
             for chunk in chunks { c.yield(chunk) }
             c.finish()
-        }, headers: headers, logger: logger)
+        }, headers: headers, encoding: wire.encoding, logger: logger)
     }
 
     /// 4. The router, under the request's deadline (a stream's rest is cut off at the same instant in
@@ -207,7 +218,7 @@ struct GatewayRoute: Sendable {
     /// normally; a stream's cost is not known when its headers go out, so only JSON answers carry
     /// `x-litellm-response-cost`, and a stream's cost is in the log, the spend log and the key's spend).
     private func respond(_ routed: RoutedResult, _ r: GatewayRequest, _ a: Admission, lookup: CacheLookup?,
-                         start: Double, logger: Logger) async -> Response {
+                         wire: AnswerWire, start: Double, logger: Logger) async -> Response {
         let cache = gateway.cache, limiter = gateway.limiter, key = a.key, gateway = gateway
         switch routed.result {
         case .response(let json):
@@ -221,8 +232,7 @@ struct GatewayRoute: Sendable {
             if routed.cascadeTier != nil {
                 pairs.append((Self.cascadeSavedHeader, (priced.saved[.cascadeLowerTier] ?? .zero).description))
             }
-            let headers = Self.fields(pairs)
-            return server.json(json, headers: headers)
+            return server.json(wire.json(json), headers: Self.fields(pairs))
         case .stream(let routedChunks):
             let headers = Self.fields((lookup?.headers ?? []) + routed.headers)
             let seconds = server.settings.limits.requestDeadline
@@ -242,7 +252,7 @@ struct GatewayRoute: Sendable {
                 _ = await gateway.recordAnswer(r, caller: a.caller, routed: routed, id: sent.first?["id"]?.stringField,
                                                usage: usage, start: start, logger: logger)
             }
-            return server.events(chunks, headers: headers, logger: logger, onComplete: store)
+            return server.events(chunks, headers: headers, encoding: wire.encoding, logger: logger, onComplete: store)
         }
     }
 

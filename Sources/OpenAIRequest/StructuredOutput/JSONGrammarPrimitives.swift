@@ -103,6 +103,45 @@ enum JSONGrammarPrimitives {
 
     static let maxDigits = 18
 
+    /// Decimal numbers (no exponent) between whole-number bounds, each inclusive or exclusive (nil:
+    /// unbounded). Negative values are `-` and a magnitude in the mirrored interval. nil when empty.
+    static func numberRange(lo: (Int, Bool)?, hi: (Int, Bool)?) -> E? {
+        var choices: [E] = []
+        // v >= 0 (or > 0 when the lower bound is an exclusive 0 or more).
+        if hi.map({ $0.0 > 0 || ($0.0 == 0 && !$0.1) }) ?? true {
+            let l = lo.map { $0.0 >= 0 ? $0 : (0, false) } ?? (0, false)
+            if let e = nonNegative(from: l, to: hi) { choices.append(e) }
+        }
+        // v < 0: magnitude in (max(-hi, 0) ..., -lo].
+        if lo.map({ $0.0 < 0 }) ?? true {
+            let mLo: (Int, Bool) = hi.map { $0.0 < 0 ? (-$0.0, $0.1) : (0, true) } ?? (0, true)
+            if let e = nonNegative(from: mLo, to: lo.map { (-$0.0, $0.1) }) { choices.append(.sequence([lit("-"), e])) }
+        }
+        if choices.isEmpty { return nil }
+        return choices.count == 1 ? choices[0] : .alternation(choices)
+    }
+
+    /// Non-negative decimals in the interval from `l` (>= 0) to `h` (nil: unbounded): the whole part `l` with a
+    /// fraction (non-zero when `l` is exclusive), whole parts strictly between with any fraction, the whole
+    /// part `h` with a zero fraction (unless exclusive).
+    private static func nonNegative(from l: (Int, Bool), to h: (Int, Bool)?) -> E? {
+        let fraction = E.repetition(.sequence([lit("."), .repetition(digit, min: 1, max: 16)]), min: 0, max: 1)
+        let nonZeroFraction = E.sequence([lit("."), .repetition(digit, min: 0, max: 15), cls([0x31...0x39])])
+        let zeroFraction = E.repetition(.sequence([lit("."), .repetition(lit("0"), min: 1, max: 16)]), min: 0, max: 1)
+        let (a, aOpen) = l
+        guard let h else {
+            return .alternation([.sequence([lit(String(a)), aOpen ? nonZeroFraction : fraction]),
+                                 .sequence([natural(from: a + 1, to: nil), fraction])])
+        }
+        let (b, bOpen) = h
+        if a > b { return nil }
+        if a == b { return aOpen || bOpen ? nil : .sequence([lit(String(a)), zeroFraction]) }
+        var choices: [E] = [.sequence([lit(String(a)), aOpen ? nonZeroFraction : fraction])]
+        if a + 1 <= b - 1 { choices.append(.sequence([natural(from: a + 1, to: b - 1), fraction])) }
+        if !bOpen { choices.append(.sequence([lit(String(b)), zeroFraction])) }
+        return .alternation(choices)
+    }
+
     /// Naturals in `a...b` (b nil: unbounded, up to `maxDigits` digits).
     static func natural(from a: Int, to b: Int?) -> E {
         let da = String(a).count

@@ -9,7 +9,7 @@ import Gateway
 /// Supported keywords: `type` (one or a list), `properties`, `required`, `additionalProperties` (false,
 /// true or a schema), `enum`, `const`, `items`, `prefixItems`, `minItems` / `maxItems`, `minLength` /
 /// `maxLength`, `pattern` (see `RegexGrammar`), `format` (date, time, date-time, uuid), `minimum` / `maximum` /
-/// `exclusiveMinimum` / `exclusiveMaximum` on integers, `anyOf` / `oneOf` (as alternatives: `oneOf`'s
+/// `exclusiveMinimum` / `exclusiveMaximum` on integers and (whole-number bounds) numbers, `anyOf` / `oneOf` (as alternatives: `oneOf`'s
 /// exclusivity is not enforced), local `$ref` (`#`, `#/$defs/...`, `#/definitions/...`, recursion allowed),
 /// `$defs` / `definitions`, `nullable`. Annotations (`title`, `description`, `default`, `examples`, ...) are
 /// ignored. Anything else is refused naming the keyword and where it is, as are schemas over the size and
@@ -189,11 +189,7 @@ struct JSONSchemaGrammar {
         switch type {
         case "string": return try stringSchema(schema, path: path)
         case "integer": return .sequence([try integerSchema(schema, path: path), .rule("space")])
-        case "number":
-            for k in ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"] where schema[k] != nil {
-                throw SchemaError(message: "'\(k)' at \(path) is supported on 'integer' only, not on 'number'")
-            }
-            return .rule("number")
+        case "number": return try numberSchema(schema, path: path)
         case "boolean": return .sequence([.alternation([P.lit("true"), P.lit("false")]), .rule("space")])
         case "null": return .sequence([P.lit("null"), .rule("space")])
         case "object": return try objectSchema(schema, name: name, path: path, depth: depth)
@@ -266,6 +262,46 @@ struct JSONSchemaGrammar {
             throw SchemaError(message: "the integer bounds at \(path) leave no value")
         }
         return e
+    }
+
+    /// A `number`, with `minimum` / `maximum` / `exclusiveMinimum` / `exclusiveMaximum` when each bound is a
+    /// whole number below 1e15 in magnitude (then the value is written without an exponent, compiled exactly by
+    /// `JSONGrammarPrimitives.numberRange`); other bounds are refused.
+    private func numberSchema(_ schema: JSONValue, path: String) throws -> E {
+        let keys = ["minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"]
+        guard keys.contains(where: { schema[$0] != nil }) else { return .rule("number") }
+        func bound(_ key: String) throws -> Int? {
+            guard let v = schema[key] else { return nil }
+            let d: Double
+            switch v {
+            case .int(let i): d = Double(i)
+            case .double(let x) where x.isFinite: d = x
+            default: throw SchemaError(message: "'\(key)' at \(path) must be a number")
+            }
+            guard d.rounded() == d, abs(d) < 1e15 else {
+                throw SchemaError(message: "'\(key)' at \(path): bounds on 'number' must be whole numbers below 1e15 in magnitude (got \(v.serialized()))")
+            }
+            return Int(d)
+        }
+        let min = try bound("minimum"), xmin = try bound("exclusiveMinimum")
+        let max = try bound("maximum"), xmax = try bound("exclusiveMaximum")
+        // The tighter of each pair (at equal values the exclusive one).
+        let lo: (Int, Bool)? = switch (min, xmin) {
+        case (let a?, let b?): b >= a ? (b, true) : (a, false)
+        case (let a?, nil): (a, false)
+        case (nil, let b?): (b, true)
+        case (nil, nil): nil
+        }
+        let hi: (Int, Bool)? = switch (max, xmax) {
+        case (let a?, let b?): b <= a ? (b, true) : (a, false)
+        case (let a?, nil): (a, false)
+        case (nil, let b?): (b, true)
+        case (nil, nil): nil
+        }
+        guard let e = P.numberRange(lo: lo, hi: hi) else {
+            throw SchemaError(message: "the number bounds at \(path) leave no value")
+        }
+        return .sequence([e, .rule("space")])
     }
 
     private mutating func objectSchema(_ schema: JSONValue, name: String, path: String, depth: Int) throws -> E {
