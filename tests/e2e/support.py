@@ -10,11 +10,14 @@ sleeps are used as synchronisation, and a server that exits early fails the fixt
 import json
 import os
 import pathlib
+import queue
 import signal
 import socket
 import subprocess
 import tempfile
 import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import openai
@@ -300,3 +303,44 @@ class RecordingUpstream(LoopbackUpstream):
                               "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}).encode()
         conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
                      f"Connection: close\r\n\r\n".encode() + payload)
+
+
+class WebhookReceiver:
+    """A webhook listener on a free loopback port (alerts): queues every JSON body POSTed to it."""
+
+    def __init__(self):
+        self.bodies = queue.Queue()
+        received = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                received.put(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def until(self, predicate, seconds=30):
+        """Collects bodies until one satisfies `predicate`; returns everything seen."""
+        seen, deadline = [], time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                body = self.bodies.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            seen.append(body)
+            if predicate(body):
+                return seen
+        pytest.fail(f"no matching alert within {seconds} s; got {seen}")
+
+    def wait_for(self, alert, seconds=60):
+        """The first body whose `alert` is `alert` (earlier ones are dropped)."""
+        return self.until(lambda body: body.get("alert") == alert, seconds)[-1]

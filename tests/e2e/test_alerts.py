@@ -3,61 +3,19 @@ alerts (`general_settings.alerting: [webhook]`) to a real HTTP listener on loopb
 `deployment_cooled_down` and `error_rate`, each sent once, then a `resolved` message once they clear; a key
 spending past its `soft_budget` raises `budget_crossed`. No network beyond 127.0.0.1.
 """
-import json
-import queue
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
-from support import MODEL, Server, free_port
+from support import MODEL, Server, WebhookReceiver, free_port
 
 KEY = "sk-alerts-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
-class Receiver:
-    """An HTTP listener on a free loopback port that queues every JSON body POSTed to it."""
-
-    def __init__(self):
-        self.bodies = queue.Queue()
-        received = self.bodies
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                received.put(json.loads(self.rfile.read(length)))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def until(self, predicate, seconds=30):
-        """Collects bodies until one satisfies `predicate`; returns everything seen."""
-        seen, deadline = [], time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            try:
-                body = self.bodies.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            seen.append(body)
-            if predicate(body):
-                return seen
-        pytest.fail(f"no matching alert within {seconds} s; got {seen}")
-
-
 @pytest.fixture(scope="module")
 def receiver():
-    r = Receiver()
+    r = WebhookReceiver()
     yield r
     r.server.shutdown()
 

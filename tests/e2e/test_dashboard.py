@@ -8,19 +8,15 @@ violations, uncaught exceptions) as a `CONSOLE` line; the page itself logs nothi
 the test. A control run on a page that calls console.error proves the lines are seen. `--virtual-time-budget`
 lets the page's 2 s refresh timer run a few times before the DOM is dumped.
 """
-import json
 import os
-import queue
 import shutil
 import subprocess
-import threading
 from html.parser import HTMLParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
-from support import MODEL, Server, free_port
+from support import MODEL, Server, WebhookReceiver, free_port
 
 MASTER = "sk-dashboard-master"
 KEY = "sk-dashboard-key"
@@ -84,37 +80,9 @@ class Tables(HTMLParser):
             self.text_of[self._id] += data
 
 
-class Receiver:
-    """A webhook listener on a free loopback port: queues every JSON body POSTed to it."""
-
-    def __init__(self):
-        self.bodies = queue.Queue()
-        received = self.bodies
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                received.put(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0))))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait_for(self, alert, seconds=60):
-        while True:
-            body = self.bodies.get(timeout=seconds)   # queue.Empty fails the test
-            if body["alert"] == alert:
-                return body
-
-
 @pytest.fixture(scope="module")
 def receiver():
-    r = Receiver()
+    r = WebhookReceiver()
     yield r
     r.server.shutdown()
 
