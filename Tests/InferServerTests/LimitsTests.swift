@@ -133,12 +133,15 @@ struct LimitsTests {
         #expect(server.concurrency.inFlight == 0)
     }
 
-    /// The tiny model decodes ~300 tokens/s here, so 1900 tokens take seconds; the first token of the
-    /// stream comes well inside the deadline (if it did not, the stream would be a 408 like the response).
+    /// Eight choices of 1900 tokens: the tiny model decodes one sequence at up to ~2,900 tokens/s on this
+    /// machine kind (`infer bench -n 1900`), so even batched the 15,200 tokens take seconds, never inside the
+    /// 1 s deadline (one 1900-token choice did fit on a quiet machine); the first token of the stream comes
+    /// well inside it (if it did not, the stream would be a 408 like the response).
     @Test("past the request deadline: 408 for a response, an error event for a stream; generation stops")
     func deadline() async throws {
-        let server = try Fixtures.tinyServer { $0.limits.requestDeadline = 1 }
-        let long = #"{"prompt": "Once upon a time", "ignore_eos": true, "max_tokens": 1900"#
+        let server = try Fixtures.tinyServer(settings: { $0.limits.requestDeadline = 1 },
+                                             options: EngineOptions(kvCacheTokens: 16384))
+        let long = #"{"prompt": "Once upon a time", "ignore_eos": true, "max_tokens": 1900, "n": 8"#
         let (plain, streamed) = try await withRouter(server) { c in
             (try await c.post("/v1/completions", long + "}"),
              try await c.post("/v1/completions", long + #", "stream": true}"#))
@@ -159,15 +162,16 @@ struct LimitsTests {
     @Test("requests that fail at every stage leave no KV block, queue slot or permit behind")
     func failuresDoNotLeak() async throws {
         let server = try Fixtures.tinyServer(settings: { $0.limits.requestDeadline = 1 },
-                                             options: EngineOptions(kvCacheTokens: 2048, maxQueued: 2))
+                                             options: EngineOptions(kvCacheTokens: 16384, maxQueued: 8))
         let context = server.contextLength
         // Each failure stage once, with its exact answer (in turn, so that none of them meets a full queue).
         let staged: [(String, Int)] = [
             (#"{"prompt": "x", "max_tokens": 2, "temperature": "hot"}"#, 400),                  // validation
             (#"{"prompt": "\#(String(repeating: "a b ", count: context))", "max_tokens": 1}"#, 400), // context
             (#"{"prompt": "x", "max_tokens": 3, "stop": ["a", "b", "c", "d", "e"]}"#, 400),     // too many stops
-            (#"{"prompt": "x", "ignore_eos": true, "max_tokens": 1500}"#, 408),                 // deadline
-            (#"{"prompt": "x", "ignore_eos": true, "max_tokens": 1500, "stream": true}"#, 200), // deadline, event
+            // Eight choices of 1900 tokens cannot finish inside 1 s (see `deadline`).
+            (#"{"prompt": "x", "ignore_eos": true, "max_tokens": 1900, "n": 8}"#, 408),                 // deadline
+            (#"{"prompt": "x", "ignore_eos": true, "max_tokens": 1900, "n": 8, "stream": true}"#, 200), // deadline, event
         ]
         let answers = try await withRouter(server) { c in
             var out: [Int] = []
