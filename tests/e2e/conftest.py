@@ -4,7 +4,7 @@ stopped with SIGTERM at the end, where its exit status must be 0 (graceful shutd
 """
 import pytest
 
-from support import Server
+from support import Server, WebhookReceiver
 
 
 def _serve(*args, name):
@@ -37,3 +37,11 @@ def client(server):
 @pytest.fixture(scope="session")
 def model(server):
     return server.model
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    """A webhook listener on loopback (alerts), one per test module."""
+    r = WebhookReceiver()
+    yield r
+    r.server.shutdown()

@@ -7,17 +7,10 @@ spending past its `soft_budget` raises `budget_crossed`. No network beyond 127.0
 import httpx
 import pytest
 
-from support import MODEL, Server, WebhookReceiver, free_port
+from support import MODEL, Server, free_port
 
 KEY = "sk-alerts-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = WebhookReceiver()
-    yield r
-    r.server.shutdown()
 
 
 @pytest.fixture(scope="module")

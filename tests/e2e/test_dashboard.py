@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 
-from support import MODEL, Server, WebhookReceiver, free_port
+from support import MODEL, Server, free_port
 
 MASTER = "sk-dashboard-master"
 KEY = "sk-dashboard-key"
@@ -78,13 +78,6 @@ class Tables(HTMLParser):
             self.tables[self._table][self._row][self._field] += data
         if self._id is not None:
             self.text_of[self._id] += data
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = WebhookReceiver()
-    yield r
-    r.server.shutdown()
 
 
 @pytest.fixture(scope="module")
