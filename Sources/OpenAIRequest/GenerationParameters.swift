@@ -21,6 +21,8 @@ public struct GenerationParameters: Sendable {
     public var constraint: OutputConstraint?
     /// The LoRA adapter the request's `model` selected (set by the server, never parsed from the body).
     public var lora: LoRAAdapter?
+    /// Batch API work runs below interactive requests (set by the server, never parsed from the body).
+    public var priority: GenerationPriority = .interactive
 
     /// Most choices one request may ask for.
     public static let maxChoices = 16
@@ -83,6 +85,7 @@ public struct GenerationParameters: Sendable {
                                  logprobs: logprobs, topLogprobs: topLogprobs)
         request.grammar = grammar
         request.lora = lora
+        request.priority = priority
         return request
     }
 

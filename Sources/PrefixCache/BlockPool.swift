@@ -132,6 +132,14 @@ struct BlockPool: Sendable {
         if refCounts[block] == 0 { reclaimable.append(block) }
     }
 
+    /// Uncaches one reclaimable leaf block (it goes to the free pool).
+    mutating func drop(_ block: Int) {
+        precondition(reclaimable.contains(block) && tree.isLeaf(block), "block \(block) is not a reclaimable leaf")
+        reclaimable.remove(block)
+        tree.removeLeaf(block)
+        free.append(block)
+    }
+
     /// Uncaches every reclaimable block (leaf first, in queue order) and returns how many were dropped.
     /// Blocks in use or parked stay cached.
     mutating func dropReclaimable() -> Int {

@@ -52,6 +52,7 @@ extension PrefixCacheManager {
             counters.deduplicatedBlocks += 1
         } else {
             pool.cache(own, hash: hash, parent: index == 0 ? nil : state.blocks[index - 1])
+            blockAdapters[own] = state.keys.lora?.digest
             outcome.newBlocks.append(RegisteredBlock(block: own, hash: hash))
         }
         state.registeredBlocks += 1

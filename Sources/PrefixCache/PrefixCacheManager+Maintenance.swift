@@ -10,6 +10,30 @@ extension PrefixCacheManager {
         return dropped
     }
 
+    /// Drops the cached blocks computed under the LoRA adapter whose content digest is `loraDigest` (an
+    /// unloaded adapter: nothing can hit them any more) that no running sequence references and no pin covers,
+    /// and returns how many were dropped. Every block after an adapter block in a chain is under the same
+    /// adapter (the key is hashed into every block), so removing leaves first keeps the tree ancestor-closed;
+    /// blocks still in use are left to the normal LRU once their sequences end.
+    @discardableResult
+    public func drop(loraDigest: [UInt8]) -> Int {
+        var dropped = 0
+        var candidates = (0..<blockCount).filter { blockAdapters[$0] == loraDigest && pool.tree.isCached($0) }
+        while true {
+            let leaves = candidates.filter { pool.reclaimable.contains($0) && pool.tree.isLeaf($0) }
+            guard !leaves.isEmpty else { break }
+            for block in leaves {
+                pool.drop(block)
+                blockAdapters[block] = nil
+            }
+            dropped += leaves.count
+            let gone = Set(leaves)
+            candidates.removeAll { gone.contains($0) }
+        }
+        counters.resetDrops += dropped
+        return dropped
+    }
+
     /// Current counters and pool occupancy (expires due pins first).
     public func stats() -> PrefixCacheStats {
         expirePins()

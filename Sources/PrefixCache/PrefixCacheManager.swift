@@ -53,6 +53,9 @@ public final class PrefixCacheManager {
     var pins = PinTable()
     var counters = PrefixCacheStats.zero
     private var nextSequence: UInt64 = 1
+    /// The LoRA adapter digest each cached block was computed under (nil: the base model), set when the block
+    /// is registered; read by `drop(loraDigest:)`.
+    var blockAdapters: [[UInt8]?]
 
     /// Per-sequence bookkeeping.
     struct SequenceState {
@@ -79,6 +82,7 @@ public final class PrefixCacheManager {
         self.hasher = BlockHasher(model: config.model, blockSize: config.blockSize)
         self.clock = clock
         self.pool = BlockPool(blockCount: config.blockCount)
+        blockAdapters = Array(repeating: nil, count: config.blockCount)
     }
 
     /// Tokens per block.

@@ -155,6 +155,44 @@ def test_load_and_unload_over_http(lora_server):
     assert "dynamic" not in [m["id"] for m in httpx.get(f"{url}/v1/models", headers=headers(), timeout=30).json()["data"]]
 
 
+def test_unload_drops_the_adapters_prefix_blocks_once_no_name_serves_its_file():
+    """Unloading frees the KV blocks computed under the adapter (nothing can hit them again), but only when no
+    other loaded name serves the same file; the base's blocks are untouched."""
+    server = Server("--api-key", KEY, name="lora-unload").start()
+    try:
+        url = server.url
+
+        def load(name):
+            r = httpx.post(f"{url}/v1/load_lora_adapter", json={"lora_name": name, "lora_path": str(LORA)},
+                           headers=headers(), timeout=60)
+            assert r.status_code == 200, r.text
+
+        def unload(name):
+            r = httpx.post(f"{url}/v1/unload_lora_adapter", json={"lora_name": name}, headers=headers(), timeout=60)
+            assert r.status_code == 200, r.text
+
+        def cached_blocks():
+            return httpx.get(f"{url}/prefix_cache/stats", headers=headers(), timeout=30).json()["blocks"]["cached"]
+
+        prompt = long_prompt(server, start_char=15_000, tokens=400, api_key=KEY)
+        load("dyn")
+        load("dyn-alias")
+        complete(server, server.model, prompt, max_tokens=1)
+        complete(server, "dyn", prompt, max_tokens=1)
+        with_both = cached_blocks()
+        unload("dyn-alias")   # "dyn" still serves the file: its blocks stay hittable
+        assert cached_blocks() == with_both
+        assert complete(server, "dyn", prompt, max_tokens=1)[1] >= 380
+        unload("dyn")
+        after = cached_blocks()
+        assert with_both - after >= 400 // 16, (with_both, after)
+        assert complete(server, server.model, prompt, max_tokens=1)[1] >= 380, "the base's blocks are kept"
+        load("dyn")
+        assert complete(server, "dyn", prompt, max_tokens=1)[1] == 0, "the adapter's blocks were dropped"
+    finally:
+        assert server.stop() == 0, server.log_tail()
+
+
 def test_virtual_key_cannot_load(tmp_path):
     """A virtual key is never an admin: 403 on the adapter routes (the master key decides, APIKeyStore)."""
     from support import write_config

@@ -26,6 +26,8 @@ public struct GenerationRequest: Sendable {
     /// The LoRA adapter to run this request under (nil: the base model). Its content digest joins the prefix
     /// cache key of every block, so KV is shared only with requests under the same adapter file.
     public var lora: LoRAAdapter?
+    /// Interactive requests are admitted before background ones (Batch API work) and preempt them first.
+    public var priority: GenerationPriority = .interactive
 
     public init(promptTokens: [Int], maxTokens: Int = 128, sampling: SamplingParameters = SamplingParameters(),
                 stopAtEndOfGeneration: Bool = true, tenant: String? = nil, cacheSalt: String? = nil,
@@ -46,6 +48,17 @@ public struct GenerationRequest: Sendable {
         BlockExtraKeys(tenant: tenant.map { CacheSalt($0) }, salt: cacheSalt.map { CacheSalt($0) },
                   publicPrefixTokens: publicPrefixTokens, lora: lora?.cacheKey)
     }
+}
+
+/// Where a request stands in the admission queue (`GenerationRequest.priority`).
+public enum GenerationPriority: Int, Sendable, Comparable {
+    /// Offline work (the Batch API): admitted only when no interactive request is waiting, and the first to be
+    /// preempted when the pool runs out.
+    case background = 0
+    /// A client waiting for the answer.
+    case interactive = 1
+
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
 
 /// A prefix of the prompt to keep cached for a while (`GenerationRequest.pin`).

@@ -18,8 +18,9 @@ public final class InferenceEngine: @unchecked Sendable {
     private let lock = NSCondition()
     private var inbox: [Scheduler.Job] = []
     private var cancelled: Set<UInt64> = []
-    /// Waiters of `resetPrefixCache()`, answered by the engine thread between two steps.
-    private var resets: [CheckedContinuation<Int, Never>] = []
+    /// Waiters of `resetPrefixCache()` (nil digest) and `dropPrefixBlocks(lora:)`, answered by the engine
+    /// thread between two steps.
+    private var resets: [(loraDigest: [UInt8]?, continuation: CheckedContinuation<Int, Never>)] = []
     /// Tier reads that completed, for the engine thread.
     private var tierReads: [(id: UInt64, hits: [KVTierHit])] = []
     private var stopping = false
@@ -76,7 +77,13 @@ public final class InferenceEngine: @unchecked Sendable {
 
     /// Drops every pin and every cached prefix block no running sequence uses (on the engine thread, between
     /// two steps); returns how many blocks were dropped. Running requests are not disturbed.
-    public func resetPrefixCache() async -> Int {
+    public func resetPrefixCache() async -> Int { await maintain(loraDigest: nil) }
+
+    /// Drops the cached prefix blocks computed under `adapter` (an unloaded LoRA adapter) that no running
+    /// request uses, on the engine thread between two steps; returns how many were dropped.
+    public func dropPrefixBlocks(of adapter: LoRAAdapter) async -> Int { await maintain(loraDigest: adapter.contentDigest) }
+
+    private func maintain(loraDigest: [UInt8]?) async -> Int {
         await withCheckedContinuation { continuation in
             lock.lock()
             if stopping {
@@ -84,7 +91,7 @@ public final class InferenceEngine: @unchecked Sendable {
                 continuation.resume(returning: 0)
                 return
             }
-            resets.append(continuation)
+            resets.append((loraDigest, continuation))
             lock.signal()
             lock.unlock()
         }
@@ -153,9 +160,9 @@ public final class InferenceEngine: @unchecked Sendable {
             let stop = stopping
             lock.unlock()
 
-            if !resetWaiters.isEmpty {
-                let dropped = scheduler.resetPrefixCache()
-                for waiter in resetWaiters { waiter.resume(returning: dropped) }
+            for waiter in resetWaiters {
+                let dropped = waiter.loraDigest.map { scheduler.dropPrefixBlocks(loraDigest: $0) } ?? scheduler.resetPrefixCache()
+                waiter.continuation.resume(returning: dropped)
             }
             if stop {
                 scheduler.cancelAll()

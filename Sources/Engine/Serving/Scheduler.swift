@@ -370,7 +370,14 @@ final class Scheduler {
     }
 
     /// The waiting requests in the order admission tries them (see `SchedulePolicy`).
+    /// Interactive requests always come before background ones (stable within each class).
     private func admissionOrder(now: Date) -> [ScheduledSequence] {
+        let ordered = policyOrder(now: now)
+        guard ordered.contains(where: { $0.job.request.priority == .background }) else { return ordered }
+        return ordered.filter { $0.job.request.priority == .interactive } + ordered.filter { $0.job.request.priority == .background }
+    }
+
+    private func policyOrder(now: Date) -> [ScheduledSequence] {
         guard options.schedulePolicy == .longestPrefix, options.prefixCaching, waiting.count > 1 else { return waiting }
         // Preempted and aged requests first, in queue order; then the longest cached prefix, in queue order
         // among equals. The cached length is estimated from the prompt's block hashes (computed once).
@@ -505,6 +512,13 @@ final class Scheduler {
         return cache.reset()
     }
 
+    /// Drops the unused cached blocks of an unloaded LoRA adapter (see `PrefixCacheManager.drop(loraDigest:)`).
+    func dropPrefixBlocks(loraDigest: [UInt8]) -> Int {
+        let dropped = cache.drop(loraDigest: loraDigest)
+        if dropped > 0 { prefixHitsChanged = true }
+        return dropped
+    }
+
     /// Makes room for `total` positions of `seq`, preempting younger sequences if the pool is full.
     private func reserve(_ seq: ScheduledSequence, total: Int) -> Bool {
         while true {
@@ -518,7 +532,11 @@ final class Scheduler {
                 finish(seq, .contextFull)
                 return false
             }
-            guard let victim = running.filter({ $0 !== seq && $0.cacheID != nil }).max(by: { $0.admittedAt < $1.admittedAt }),
+            // The victim: a background sequence before an interactive one, then the youngest.
+            guard let victim = running.filter({ $0 !== seq && $0.cacheID != nil }).max(by: {
+                      let (a, b) = ($0.job.request.priority, $1.job.request.priority)
+                      return a != b ? a > b : $0.admittedAt < $1.admittedAt
+                  }),
                   victim.admittedAt > seq.admittedAt || running.count > 1 else {
                 finish(seq, .contextFull)
                 return false

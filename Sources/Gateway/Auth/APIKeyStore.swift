@@ -54,6 +54,13 @@ public enum Caller: Sendable, Equatable {
         return APIKeyStore.constantTimeEqual(APIKeyStore.digest(own.key), APIKeyStore.digest(key.key))
     }
 
+    /// Whether the caller may see and act on a Batch API file or batch owned by `owner` (its creator's
+    /// `spendID`): the master key (or anyone on an open server) every object, a virtual key its own only.
+    public func mayAccess(owner: String) -> Bool {
+        guard case .key(let own) = self else { return true }
+        return APIKeyStore.constantTimeEqual(Array(APIKeyStore.hashedToken(own.key).utf8), Array(owner.utf8))
+    }
+
     /// Whether the caller may use model group `model` (a key with an empty `models` list may use all).
     public func mayUse(model: String) -> Bool {
         guard case .key(let k) = self, !k.models.isEmpty else { return true }
@@ -118,6 +125,23 @@ public struct APIKeyStore: Sendable {
             if (byKey || byHash) && found == nil { found = config }
         }
         return found
+    }
+
+    /// The caller a stored owner (`Caller.spendID`) stands for now: nil when that key is no longer configured
+    /// (or the master key is gone), so work it left behind does not run with permissions nobody holds.
+    public func caller(spendID: String) -> Caller? {
+        switch spendID {
+        case "master": return master != nil ? .master : (isEnabled ? nil : .anonymous)
+        case "anonymous": return isEnabled ? nil : .anonymous
+        default:
+            let wanted = Array(spendID.utf8)
+            var found: VirtualKeyConfig?
+            for (digest, config) in keys {
+                let hashed = Array(digest.map { String(format: "%02x", $0) }.joined().utf8)
+                if Self.constantTimeEqual(hashed, wanted) && found == nil { found = config }
+            }
+            return found.map { .key($0) }
+        }
     }
 
     /// A short, non-reversible id of a key for logs and tenant ids.

@@ -15,6 +15,13 @@ public struct BatchRequestLine: Sendable, Equatable {
     public var body: JSONValue
     /// 1-based line number in the file.
     public var line: Int
+
+    public init(customID: String, url: BatchEndpoint, body: JSONValue, line: Int) {
+        self.customID = customID
+        self.url = url
+        self.body = body
+        self.line = line
+    }
 }
 
 /// Bounds on an input file, checked before anything is kept (OpenAI's: 50 000 requests, 200 MB).

@@ -384,6 +384,8 @@ extension GatewayConfig {
             case "kv_tier_secret": settings.kvTierSecret = try reader.string(value, p)
             case "schedule_policy": settings.schedulePolicy = try reader.choice(value, p, among: ["lpm", "fcfs"])
             case "speculative": settings.speculative = try reader.choice(value, p, among: ["ngram", "off"])
+            case "batch_dir": settings.batchDirectory = try reader.string(value, p)
+            case "batch_concurrency": settings.batchConcurrency = try reader.positiveInt(value, p)
             case "alerting": channels = try reader.stringList(value, p)
             case "alerting_args": try parseAlertingArgs(value, p, into: &settings, webhookURL: &webhookURL, &reader)
             case "alerting_threshold":

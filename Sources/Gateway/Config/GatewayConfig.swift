@@ -246,6 +246,10 @@ public struct GeneralSettings: Sendable {
     public var schedulePolicy: String?
     /// Speculative decoding on the local engine: `ngram` (prompt lookup) or `off` (`--speculative`).
     public var speculative: String?
+    /// Directory of the Batch API's files and batches (`--batch-dir`; default `~/.local/share/infer/batches`).
+    public var batchDirectory: String?
+    /// Batch requests run at once (`--batch-concurrency`).
+    public var batchConcurrency: Int?
     /// System prompts every tenant may share (our extension): with tenant isolation, a prompt that starts
     /// with one keeps that part of the prefix cache unsalted, and salts the rest.
     public var publicPrefixes: [String] = []

@@ -28,6 +28,9 @@ public struct ProviderRequest: Sendable {
     /// The LoRA adapter of the local model the client named as `model` (the local engine applies it; remote
     /// providers never see it).
     public var adapter: String?
+    /// Batch API work: the local engine admits it only when no interactive request waits (remote providers
+    /// ignore it).
+    public var background = false
 
     /// The response size limit when none is configured: 64 MiB.
     public static let defaultMaxResponseBytes = 64 << 20

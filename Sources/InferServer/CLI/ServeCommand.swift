@@ -53,6 +53,12 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var tierOptions: KVTierOptions
     @OptionGroup var speculativeOptions: SpeculativeOptions
 
+    @Option(name: .long, help: "Directory of the Batch API's files and batches; unfinished batches resume from it on start (default: general_settings.batch_dir or ~/.local/share/infer/batches).")
+    var batchDir: String?
+
+    @Option(name: .long, help: "Batch API requests run at once, below interactive traffic (default: general_settings.batch_concurrency or 4).")
+    var batchConcurrency: Int?
+
     @Option(name: .long, help: "Sequences decoding at once.")
     var maxRunning = 16
 
@@ -130,7 +136,7 @@ struct ServeCommand: AsyncParsableCommand {
         for (name, value) in [("--max-body-bytes", maxBodyBytes), ("--max-prompt-tokens", maxPromptTokens),
                               ("--max-output-tokens", maxOutputTokens), ("--max-n", maxN),
                               ("--max-concurrent-requests", maxConcurrentRequests),
-                              ("--max-concurrent-per-key", maxConcurrentPerKey)] {
+                              ("--max-concurrent-per-key", maxConcurrentPerKey), ("--batch-concurrency", batchConcurrency)] {
             if let value, value <= 0 { throw ValidationError("\(name) must be positive, got \(value)") }
         }
         if let maxN, maxN > GenerationParameters.maxChoices {
@@ -317,10 +323,19 @@ struct ServeCommand: AsyncParsableCommand {
         let name = settings.servedModelName
         let groups = pipeline.router.groupNames
         let template = server.local?.template
-        let app = buildApplication(server, gateway: gateway, logger: logger) { port in
+        let batchDirectory = batchDir ?? general?.batchDirectory ?? BatchService.defaultDirectory
+        let batches = BatchService(directory: batchDirectory, concurrency: batchConcurrency ?? general?.batchConcurrency ?? 4,
+                                   server: server, gateway: gateway, logger: logger)
+        let app = buildApplication(server, gateway: gateway, batches: batches, logger: logger) { port in
             if groups.count > 1 || template == nil { Console.error("[serve] model groups: \(groups.joined(separator: ", "))") }
             if let template { Console.error("[serve] model '\(name)', chat template \(template.rawValue)") }
             Console.error("[serve] dashboard: http://\(host):\(port)/ui")
+            Console.error("[serve] batch API: files and batches in \(batchDirectory)")
+            let resumed = await batches.runner.start()
+            if !resumed.isEmpty {
+                Console.error("[serve] batch API: resuming \(resumed.count) unfinished batch(es): "
+                    + resumed.map(\.description).joined(separator: ", "))
+            }
             Console.error("listening on http://\(host):\(port)")
         }
         var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint],
@@ -328,6 +343,8 @@ struct ServeCommand: AsyncParsableCommand {
         group.maximumGracefulShutdownDuration = Duration.milliseconds(Int64(CheckedConversion.milliseconds(shutdownTimeout)))
         group.maximumCancellationDuration = .seconds(5)
         try await ServiceGroup(configuration: group).run()
+        // Batch requests still running get no answer recorded: they run again on the next start.
+        await batches.runner.stop()
         pipeline.cache?.shutdown()
         // The server has stopped: unfinished requests end, the engine thread exits (handing the cached blocks
         // the tiers lack to the write queue), then the queue is written out.

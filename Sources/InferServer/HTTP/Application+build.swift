@@ -15,9 +15,10 @@ import NIOCore
 ///   - server: the engine and settings (`settings.host` / `settings.port` are the bind address; port 0
 ///     picks a free port).
 ///   - gateway: caches and router in front of the engine (nil: the quick path, the engine alone).
+///   - batches: the Batch API (nil: its routes are not served).
 ///   - logger: the application logger.
 ///   - onListening: called with the bound port once the server accepts connections.
-func buildApplication(_ server: OpenAIServer, gateway build: GatewayBuild? = nil,
+func buildApplication(_ server: OpenAIServer, gateway build: GatewayBuild? = nil, batches: BatchService? = nil,
                       logger: Logger = Logger(label: "infer.serve"),
                       onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
     let router = Router(context: InferRequestContext.self)
@@ -62,6 +63,18 @@ func buildApplication(_ server: OpenAIServer, gateway build: GatewayBuild? = nil
         let loraAdmin = LoRAAdminRoutes(server: server, local: local)
         router.post("/v1/load_lora_adapter", use: loraAdmin.load)
         router.post("/v1/unload_lora_adapter", use: loraAdmin.unload)
+    }
+    if let batches {
+        let routes = BatchRoutes(server: server, store: batches.store, runner: batches.runner)
+        router.post("/v1/files", use: routes.uploadFile)
+        router.get("/v1/files", use: routes.listFiles)
+        router.get("/v1/files/{file_id}", use: routes.file)
+        router.get("/v1/files/{file_id}/content", use: routes.fileContent)
+        router.delete("/v1/files/{file_id}", use: routes.deleteFile)
+        router.post("/v1/batches", use: routes.createBatch)
+        router.get("/v1/batches", use: routes.listBatches)
+        router.get("/v1/batches/{batch_id}", use: routes.batch)
+        router.post("/v1/batches/{batch_id}/cancel", use: routes.cancelBatch)
     }
     router.post("/tokenize", use: utility.tokenize)
     router.post("/detokenize", use: utility.detokenize)

@@ -32,7 +32,11 @@ struct LoRAAdminRoutes: Sendable {
         try requireAdmin(context)
         let f = try await server.readFields(request)
         guard let name = try f.string("lora_name") else { throw OpenAIError.badParameter("lora_name", "'lora_name' is required.") }
-        try local.loras.unload(name: name)
+        if let adapter = try local.loras.unload(name: name) {
+            // Its KV blocks can never be hit again (the key is the file's digest): free them now.
+            let dropped = await local.engine.dropPrefixBlocks(of: adapter)
+            context.logger.info("LoRA adapter '\(name)' unloaded; \(dropped) cached prefix blocks dropped")
+        }
         return Self.text("Success: LoRA adapter '\(name)' removed successfully.")
     }
 

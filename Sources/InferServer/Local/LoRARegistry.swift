@@ -67,17 +67,20 @@ final class LoRARegistry: Sendable {
         return adapter
     }
 
-    /// Removes `name` (404 when it is not loaded).
-    func unload(name: String) throws {
-        let removed = adapters.withLock { list in
-            let before = list.count
-            list.removeAll { $0.name == name }
-            return list.count < before
+    /// Removes `name` (404 when it is not loaded); returns its adapter when no other name serves the same file (then nothing can reach
+    /// its prefix blocks any more and the caller drops them), nil when another name still does.
+    @discardableResult
+    func unload(name: String) throws -> LoRAAdapter? {
+        let (removed, orphaned) = adapters.withLock { list -> (LoRAAdapter?, Bool) in
+            guard let index = list.firstIndex(where: { $0.name == name }) else { return (nil, false) }
+            let adapter = list.remove(at: index).adapter
+            return (adapter, !list.contains { $0.adapter.contentDigest == adapter.contentDigest })
         }
-        guard removed else {
+        guard let removed else {
             throw OpenAIError(status: .notFound, message: "The LoRA adapter '\(name)' is not loaded.",
                               type: "invalid_request_error", param: "lora_name", code: "lora_not_found")
         }
+        return orphaned ? removed : nil
     }
 
     static func checkName(_ name: String) throws {

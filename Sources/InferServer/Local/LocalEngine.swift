@@ -48,6 +48,7 @@ struct LocalEngine: Sendable {
         var params = try GenerationParameters(f, vocabularySize: model.config.vocabularySize, tenant: request.tenant,
                                               stream: request.stream, includeUsage: request.includeUsage)
         if let model = params.model, model != servedModelName { throw OpenAIError.modelNotFound(model) }
+        if request.background { params.priority = .background }
         if let name = request.adapter {
             guard let adapter = loras.adapter(named: name) else { throw OpenAIError.modelNotFound(name) }
             params.lora = adapter

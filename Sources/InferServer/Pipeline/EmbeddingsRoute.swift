@@ -20,7 +20,13 @@ struct EmbeddingsRoute: Sendable {
     static let maxInputs = 2048
 
     func handle(_ request: Request, _ context: InferRequestContext) async throws -> Response {
-        let f = try await server.readFields(request)
+        let (body, headers) = try await embed(try await server.readFields(request), caller: context.caller,
+                                              cacheControl: request.headers[.cacheControl], logger: context.logger)
+        return server.json(body, headers: headers)
+    }
+
+    /// The answer to one embeddings request (also a Batch API line's): the body and the response headers.
+    func embed(_ f: RequestFields, caller: Caller, cacheControl: String?, logger: Logger) async throws -> (JSONValue, HTTPFields) {
         let name: String
         if let m = try f.string("model") {
             name = m
@@ -30,7 +36,6 @@ struct EmbeddingsRoute: Sendable {
             throw OpenAIError.badParameter("model", "'model' is required.")
         }
         guard let embedder = embedders[name] else { throw OpenAIError.modelNotFound(name) }
-        let caller = context.caller
         guard caller.mayUse(model: name) else { throw OpenAIError.modelNotAllowed(name) }
         try await gateway.checkBudget(caller)
         let start = Date().timeIntervalSince1970
@@ -58,7 +63,7 @@ struct EmbeddingsRoute: Sendable {
                 }
                 do {
                     let l = try await cache.lookup(kind: .embedding, body: item,
-                                                   cacheControlHeader: request.headers[.cacheControl],
+                                                   cacheControlHeader: cacheControl,
                                                    tenant: server.tenant(of: caller),
                                                    namespace: caller.cacheNamespace)
                     lookups[i] = l
@@ -90,13 +95,13 @@ struct EmbeddingsRoute: Sendable {
         let tokens = counts.reduce(0, +)
         var headers = HTTPFields()
         let cost = await gateway.recordEmbedding(group: name, caller: caller, promptTokens: tokens, start: start,
-                                                 logger: context.logger).cost
+                                                 logger: logger).cost
         headers[HTTPField.Name(GatewayRoute.costHeader)!] = cost.description
         if cache != nil, let n = HTTPField.Name("x-cache") {
             headers[n] = hits == inputs.count ? "HIT" : (hits == 0 ? "MISS" : "PARTIAL_HIT")
         }
-        return server.json(Self.body(model: name, vectors: vectors.map { $0 ?? [] }, base64: format == "base64",
-                                     promptTokens: tokens), headers: headers)
+        return (Self.body(model: name, vectors: vectors.map { $0 ?? [] }, base64: format == "base64",
+                          promptTokens: tokens), headers)
     }
 
     /// `input`: a string or an array of strings (token-id inputs are for other tokenizers: a 400).

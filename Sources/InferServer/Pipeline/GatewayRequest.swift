@@ -26,6 +26,8 @@ struct GatewayRequest: Sendable {
     let disableFallbacks: Bool
     /// The session for sticky routing: the `x-session-id` header, else the body's `user`.
     let session: String?
+    /// Batch API work: the local engine runs it below interactive requests.
+    var background = false
 
     /// Longest `x-session-id` accepted (bytes); longer is a 400.
     static let maxSessionIDBytes = 256
@@ -76,6 +78,7 @@ struct GatewayRequest: Sendable {
         request.session = session
         request.maxResponseBytes = maxResponseBytes
         request.adapter = adapter
+        request.background = background
         return request
     }
 }

@@ -3,6 +3,7 @@ import Gateway
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import NumericCore
 import OpenAIRequest
 
@@ -30,7 +31,7 @@ struct GatewayRoute: Sendable {
     }
 
     /// What the stages after admission need to know about the caller.
-    private struct Admission {
+    struct Admission {
         let caller: Caller
         /// The caller's cache tenant (nil: shared caches).
         let tenant: String?
@@ -58,7 +59,7 @@ struct GatewayRoute: Sendable {
         }
     }
 
-    private func observe(group: String?, failed: Bool, start: Double) async {
+    func observe(group: String?, failed: Bool, start: Double) async {
         let latency = Date().timeIntervalSince1970 - start
         await gateway.alerts?.request(failed: failed, latency: latency)
         if let group { gateway.traffic.record(group: group, latency: latency, failed: failed) }
@@ -67,14 +68,16 @@ struct GatewayRoute: Sendable {
     /// `group` is set once the request is admitted to an existing model group.
     private func stages(_ request: Request, _ context: InferRequestContext, endpoint: Endpoint, fields: RequestFields?,
                         wire: AnswerWire, start: Double, group: inout String?) async throws -> Response {
-        let parsed = try await parse(request, endpoint: endpoint, fields: fields)
+        let body: RequestFields
+        if let fields { body = fields } else { body = try await server.readFields(request) }
+        let parsed = try parse(body, endpoint: endpoint, sessionHeader: request.headers[Self.sessionIDHeader])
         let admission = try await admit(parsed, context.caller)
         group = parsed.model
         let lookup = try await lookUp(parsed, admission, cacheControl: request.headers[.cacheControl])
         if let lookup, let cached = lookup.response {
             return await replay(cached, lookup, parsed, admission, wire: wire, start: start, logger: context.logger)
         }
-        let routed = try await route(parsed, admission, context)
+        let routed = try await route(parsed, admission, channel: context.channel, logger: context.logger)
         return await respond(routed, parsed, admission, lookup: lookup, wire: wire, start: start, logger: context.logger)
     }
 
@@ -84,12 +87,10 @@ struct GatewayRoute: Sendable {
     // MARK: Stages
 
     /// 1. The body as a `GatewayRequest`; the server-wide generation limits.
-    private func parse(_ request: Request, endpoint: Endpoint, fields given: RequestFields?) async throws -> GatewayRequest {
-        let fields: RequestFields
-        if let given { fields = given } else { fields = try await server.readFields(request) }
+    func parse(_ fields: RequestFields, endpoint: Endpoint, sessionHeader: String?) throws -> GatewayRequest {
         try server.settings.limits.check(fields)
         var parsed = try GatewayRequest(fields, endpoint: endpoint, defaultModel: gateway.defaultModel,
-                                        sessionHeader: request.headers[Self.sessionIDHeader])
+                                        sessionHeader: sessionHeader)
         // A LoRA adapter of the local model (not a group or cascade of its own) runs on the base's group.
         if gateway.router.groups[parsed.model] == nil, gateway.cascades.cascades[parsed.model] == nil,
            let local = server.local, local.loras.adapter(named: parsed.model) != nil {
@@ -100,7 +101,7 @@ struct GatewayRoute: Sendable {
     }
 
     /// 2. May this caller send this request now?
-    private func admit(_ r: GatewayRequest, _ caller: Caller) async throws -> Admission {
+    func admit(_ r: GatewayRequest, _ caller: Caller) async throws -> Admission {
         try authorize(model: r.model, caller: caller)
         // A request may not name a fallback its key may not use (the router also skips forbidden groups of
         // the config's fallback lists for this caller).
@@ -134,7 +135,7 @@ struct GatewayRoute: Sendable {
     }
 
     /// 3. The response caches (nil: none configured).
-    private func lookUp(_ r: GatewayRequest, _ a: Admission, cacheControl: String?) async throws -> CacheLookup? {
+    func lookUp(_ r: GatewayRequest, _ a: Admission, cacheControl: String?) async throws -> CacheLookup? {
         guard let cache = gateway.cache else { return nil }
         do {
             let lookup = try await cache.lookup(kind: r.cacheKind, body: r.fields.object, cacheControlHeader: cacheControl,
@@ -168,11 +169,13 @@ struct GatewayRoute: Sendable {
     /// if the client hangs up meanwhile (a response being generated, a stream still queued or in prefill),
     /// the work is cancelled instead of running for nobody. After that, streams notice a dead client on their
     /// next write (SSEResponse, --write-timeout).
-    private func route(_ r: GatewayRequest, _ a: Admission, _ context: InferRequestContext) async throws -> RoutedResult {
+    ///
+    /// `channel`: the client's connection (nil: no client waits, a Batch API request).
+    func route(_ r: GatewayRequest, _ a: Admission, channel: (any Channel)?, logger: Logger) async throws -> RoutedResult {
         let router = gateway.router, seconds = server.settings.limits.requestDeadline
         let call = r.providerRequest(tenant: a.tenant, maxResponseBytes: server.settings.maxResponseBytes)
         let cascades = gateway.cascades, cascade = gateway.cascades.cascades[r.model], vision = gateway.vision
-        let gateway = gateway, logger = context.logger, start = Date().timeIntervalSince1970
+        let gateway = gateway, start = Date().timeIntervalSince1970
         let route: @Sendable () async throws -> RoutedResult = {
             try await RequestDeadline.run(until: a.deadline, seconds: seconds) {
                 var call = call, visionHeader: String?
@@ -201,14 +204,15 @@ struct GatewayRoute: Sendable {
             }
         }
         do {
-            return try await ClientDisconnect.cancellingOnClose(context.channel) { try await route() }
+            guard let channel else { return try await route() }
+            return try await ClientDisconnect.cancellingOnClose(channel) { try await route() }
         } catch let error as RouterError {
             var e = OpenAIError(error.error)
             e.headers[HTTPField.Name("x-litellm-attempted-retries")!] = String(error.attemptedRetries)
             e.headers[HTTPField.Name("x-litellm-attempted-fallbacks")!] = String(error.attemptedFallbacks)
             throw e
         } catch let error as OpenAIError where error.code == "client_closed_request" {
-            context.logger.info("client closed the connection before the first token: request cancelled")
+            logger.info("client closed the connection before the first token: request cancelled")
             await server.metrics.clientDisconnected()
             throw error
         }
@@ -222,16 +226,7 @@ struct GatewayRoute: Sendable {
         let cache = gateway.cache, limiter = gateway.limiter, key = a.key, gateway = gateway
         switch routed.result {
         case .response(let json):
-            if let cache, let lookup { await cache.store(lookup, response: json) }
-            if let key, case .int(let tokens)? = json["usage"]?["total_tokens"] {
-                await limiter.charge(key, tokens: tokens)
-            }
-            let priced = await gateway.recordAnswer(r, caller: a.caller, routed: routed, id: json["id"]?.stringField,
-                                                    usage: json["usage"], start: start, logger: logger)
-            var pairs = (lookup?.headers ?? []) + routed.headers + [(Self.costHeader, priced.cost.description)]
-            if routed.cascadeTier != nil {
-                pairs.append((Self.cascadeSavedHeader, (priced.saved[.cascadeLowerTier] ?? .zero).description))
-            }
+            let pairs = await settle(json, routed, r, a, lookup: lookup, start: start, logger: logger)
             return server.json(wire.json(json), headers: Self.fields(pairs))
         case .stream(let routedChunks):
             let headers = Self.fields((lookup?.headers ?? []) + routed.headers)
@@ -254,6 +249,23 @@ struct GatewayRoute: Sendable {
             }
             return server.events(chunks, headers: headers, encoding: wire.encoding, logger: logger, onComplete: store)
         }
+    }
+
+    /// A complete JSON answer: stored in the cache, charged to the key's tpm, priced and logged. Returns the
+    /// response headers (cache, router, cost).
+    func settle(_ json: JSONValue, _ routed: RoutedResult, _ r: GatewayRequest, _ a: Admission, lookup: CacheLookup?,
+                start: Double, logger: Logger) async -> [(String, String)] {
+        if let cache = gateway.cache, let lookup { await cache.store(lookup, response: json) }
+        if let key = a.key, case .int(let tokens)? = json["usage"]?["total_tokens"] {
+            await gateway.limiter.charge(key, tokens: tokens)
+        }
+        let priced = await gateway.recordAnswer(r, caller: a.caller, routed: routed, id: json["id"]?.stringField,
+                                                usage: json["usage"], start: start, logger: logger)
+        var pairs = (lookup?.headers ?? []) + routed.headers + [(Self.costHeader, priced.cost.description)]
+        if routed.cascadeTier != nil {
+            pairs.append((Self.cascadeSavedHeader, (priced.saved[.cascadeLowerTier] ?? .zero).description))
+        }
+        return pairs
     }
 
     /// LiteLLM's response header with the request's price in USD.
