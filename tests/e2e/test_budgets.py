@@ -4,6 +4,7 @@ budget gets LiteLLM's `budget_exceeded` error while other keys pass; `GET /key/i
 master key; `GET /spend/logs` for the master key only. Driven with the official `openai` client.
 """
 import hashlib
+import time
 from decimal import Decimal as D
 
 import httpx
@@ -121,3 +122,35 @@ def test_spend_logs_are_litellm_shaped_and_master_only(gateways):
         assert field in r
     assert D(str(r["spend"])) == r["prompt_tokens"] * PRICE_IN + r["completion_tokens"] * PRICE_OUT
     assert httpx.get(f"{a.url}/spend/logs", headers={"Authorization": f"Bearer {BIG}"}, timeout=30).status_code == 403
+
+
+def test_a_stream_the_client_abandons_is_charged_what_it_delivered(gateways):
+    """Closing a stream before its end must not make it free (a budget bypass): the tokens delivered are
+    charged to the key, estimated with the model's tokenizer since the usage chunk never came."""
+    a, _ = gateways
+    before = D(str(key_info(a, BIG).json()["info"]["spend"]))
+    body = {"model": "gemma", "stream": True, "max_tokens": 2000, "ignore_eos": True, "temperature": 0,
+            "messages": [{"role": "user", "content": "Count slowly from one to a thousand."}]}
+    with httpx.stream("POST", f"{a.url}/v1/chat/completions", json=body, timeout=60,
+                      headers={"Authorization": f"Bearer {BIG}"}) as r:
+        assert r.status_code == 200
+        seen = 0
+        for line in r.iter_lines():
+            if line.startswith("data: {"):
+                seen += 1
+                if seen == 20:
+                    break
+    # The server notices on its next writes and charges from a task of its own.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        spent = D(str(key_info(a, BIG).json()["info"]["spend"])) - before
+        if spent > 0:
+            break
+        time.sleep(0.2)
+    assert spent > 0, "an abandoned stream was not charged"
+    rows = httpx.get(f"{a.url}/spend/logs", params={"api_key": hashed(BIG)},
+                     headers={"Authorization": f"Bearer {MASTER}"}, timeout=30).json()
+    last = rows[-1]
+    assert last["prompt_tokens"] > 0
+    assert 20 <= last["completion_tokens"] < 2000, last
+    assert D(str(last["spend"])) == spent

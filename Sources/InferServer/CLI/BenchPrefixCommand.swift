@@ -176,9 +176,12 @@ struct BenchPrefixCommand: AsyncParsableCommand {
                 }
             }
             let inFlight = burst ? prompts.count : concurrency
+            var progress = ProgressBar("[bench-prefix] \(workload.rawValue) cache \(engine.options.prefixCaching ? "on" : "off") "
+                                       + "x\(concurrency)", total: prompts.count)
             while next < min(inFlight, prompts.count) { launch(next); next += 1 }
             while let (i, tokens, summary) = try await group.next() {
                 results[i] = (tokens, summary)
+                progress.advance()
                 if next < prompts.count { launch(next); next += 1 }
             }
             return results.map { ($0!.0, $0!.1) }

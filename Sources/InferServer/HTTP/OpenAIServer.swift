@@ -80,10 +80,11 @@ struct OpenAIServer: Sendable {
     /// A server-sent-events response of `chunks` under the server's write timeout (counted in the metrics).
     func events(_ chunks: AsyncThrowingStream<JSONValue, any Error>, headers: HTTPFields = [:],
                 encoding: any SSEEncoding = OpenAIEventEncoding(), logger: Logger,
-                onComplete: (@Sendable ([JSONValue]) async -> Void)? = nil) -> Response {
+                onComplete: (@Sendable ([JSONValue]) async -> Void)? = nil,
+                onIncomplete: (@Sendable ([JSONValue]) async -> Void)? = nil) -> Response {
         SSEResponse.response(chunks, headers: headers, encoding: encoding, logger: logger, writeTimeout: settings.writeTimeout,
                              onWriteTimeout: { [metrics] in await metrics.streamWriteTimedOut() },
-                             onComplete: onComplete)
+                             onComplete: onComplete, onIncomplete: onIncomplete)
     }
 
     /// A fresh response id with the given prefix (`chatcmpl`, `cmpl`).

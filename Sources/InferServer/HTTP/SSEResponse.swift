@@ -9,7 +9,9 @@ import OpenAIRequest
 enum SSEResponse {
     /// Streams `chunks`; an error thrown by the stream goes out as one `data: {"error": ...}` event before
     /// `[DONE]` (headers are already sent by then). `onComplete` gets every chunk when the stream ended
-    /// normally and the client received it all (used to store streamed answers in the response cache).
+    /// normally and the client received it all (used to store streamed answers in the response cache);
+    /// otherwise (the client left or stalled, or the stream failed) `onIncomplete` gets the chunks sent so far,
+    /// in a task of its own (the response's task is being cancelled), so the work done is still charged.
     /// A failed write (client gone) stops consuming, which cancels the producer.
     ///
     /// `writeTimeout`: a write that does not complete within that many seconds (a client that stopped
@@ -27,10 +29,18 @@ enum SSEResponse {
                          encoding: any SSEEncoding = OpenAIEventEncoding(),
                          logger: Logger, writeTimeout: Double? = nil,
                          onWriteTimeout: (@Sendable () async -> Void)? = nil,
-                         onComplete: (@Sendable ([JSONValue]) async -> Void)? = nil) -> Response {
+                         onComplete: (@Sendable ([JSONValue]) async -> Void)? = nil,
+                         onIncomplete: (@Sendable ([JSONValue]) async -> Void)? = nil) -> Response {
         let body = ResponseBody { writer in
             let out = TimedWriter(writer, timeout: writeTimeout, logger: logger)
             var sent: [JSONValue] = []
+            var finished = false
+            defer {
+                if !finished, let onIncomplete {
+                    let chunks = sent
+                    Task.detached { await onIncomplete(chunks) }
+                }
+            }
             var encoding = encoding
             var failed = false
             var iterator = chunks.makeAsyncIterator()
@@ -63,7 +73,7 @@ enum SSEResponse {
                     guard let chunk = next else { break }
                     let events = encoding.encode(chunk)
                     if !events.isEmpty { try await out.write(events) }
-                    if onComplete != nil { sent.append(chunk) }
+                    if onComplete != nil || onIncomplete != nil { sent.append(chunk) }
                 }
                 let closing = encoding.end(failed: failed)
                 if !closing.isEmpty { try await out.write(closing) }
@@ -73,6 +83,7 @@ enum SSEResponse {
                 throw error
             }
             try await writer.finish(nil)
+            finished = !failed
             if !failed, let onComplete { await onComplete(sent) }
         }
         var fields = headers

@@ -219,8 +219,9 @@ struct GatewayRoute: Sendable {
     }
 
     /// 5. The answer; priced, stored in the cache and charged to the key (streams: once they complete
-    /// normally; a stream's cost is not known when its headers go out, so only JSON answers carry
-    /// `x-litellm-response-cost`, and a stream's cost is in the log, the spend log and the key's spend).
+    /// normally, or with what they delivered when they end early; a stream's cost is not known when its
+    /// headers go out, so only JSON answers carry `x-litellm-response-cost`, and a stream's cost is in the
+    /// log, the spend log and the key's spend).
     private func respond(_ routed: RoutedResult, _ r: GatewayRequest, _ a: Admission, lookup: CacheLookup?,
                          wire: AnswerWire, start: Double, logger: Logger) async -> Response {
         let cache = gateway.cache, limiter = gateway.limiter, key = a.key, gateway = gateway
@@ -247,7 +248,19 @@ struct GatewayRoute: Sendable {
                 _ = await gateway.recordAnswer(r, caller: a.caller, routed: routed, id: sent.first?["id"]?.stringField,
                                                usage: usage, start: start, logger: logger)
             }
-            return server.events(chunks, headers: headers, encoding: wire.encoding, logger: logger, onComplete: store)
+            // A stream that ends early (client gone, upstream failure) is charged what it delivered.
+            let tokenizer = server.local?.tokenizer, body = r.fields.object
+            let chargePartial: @Sendable ([JSONValue]) async -> Void = { sent in
+                let usage = tap.usage ?? StreamUsageEstimate.usage(body: body, sent: sent, tokenizer: tokenizer)
+                if let key, case .int(let tokens)? = usage["total_tokens"] {
+                    await limiter.charge(key, tokens: tokens)
+                }
+                logger.warning("stream ended early: charging \(tap.usage == nil ? "estimated" : "reported") usage \(usage.serialized())")
+                _ = await gateway.recordAnswer(r, caller: a.caller, routed: routed, id: sent.first?["id"]?.stringField,
+                                               usage: usage, start: start, logger: logger)
+            }
+            return server.events(chunks, headers: headers, encoding: wire.encoding, logger: logger, onComplete: store,
+                                 onIncomplete: chargePartial)
         }
     }
 
