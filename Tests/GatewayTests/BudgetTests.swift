@@ -115,4 +115,18 @@ struct RedisBudgetTests {
         let other = VirtualKeyConfig(key: "sk-alone")
         #expect(await a.charge(other, price).after == price)   // per instance while Redis is away
     }
+
+    @Test func theSharedSpendLogKeepsTheNewestLinesAndSkipsGarbage() async throws {
+        let server = try await TestRedisServer()
+        defer { server.stop() }
+        let store = RedisSpendStore(redis: server.client())
+        for i in 0..<12 { await store.appendLog("log", line: #"{"n": \#(i)}"#, limit: 10) }
+        #expect(await store.logLines("log") == (2..<12).map { #"{"n": \#($0)}"# })
+        let tracker = SpendTracker(store: store, prefix: "budget-test")
+        _ = try await server.client().command(["RPUSH", "budget-test:spend:logs", "not json", "[1]", #"{"ok": 1}"#])
+        #expect(await tracker.sharedLog() == [["ok": 1]])
+        #expect(await SpendTracker(store: InMemorySpendStore()).sharedLog() == nil)   // nothing shared
+        server.stop()
+        #expect(await store.logLines("log") == nil)   // Redis down: the caller reports its own records
+    }
 }

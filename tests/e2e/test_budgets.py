@@ -154,3 +154,18 @@ def test_a_stream_the_client_abandons_is_charged_what_it_delivered(gateways):
     assert last["prompt_tokens"] > 0
     assert 20 <= last["completion_tokens"] < 2000, last
     assert D(str(last["spend"])) == spent
+
+
+def test_spend_logs_are_shared_through_redis(gateways):
+    """Every instance reports every instance's spend log when spend is kept in Redis (like LiteLLM's
+    Postgres-backed SpendLogs): a request answered by instance b is in instance a's /spend/logs."""
+    a, b = gateways
+    answer = ask(b, BIG, "Name a fruit.").parse()
+    rows = httpx.get(f"{a.url}/spend/logs", params={"request_id": answer.id},
+                     headers={"Authorization": f"Bearer {MASTER}"}, timeout=30).json()
+    assert len(rows) == 1, rows
+    assert rows[0]["api_key"] == hashed(BIG) and rows[0]["completion_tokens"] == answer.usage.completion_tokens
+    # Filtering by key works on the shared log too, and every row is that key's.
+    rows = httpx.get(f"{a.url}/spend/logs", params={"api_key": hashed(BIG)},
+                     headers={"Authorization": f"Bearer {MASTER}"}, timeout=30).json()
+    assert answer.id in [r["request_id"] for r in rows] and all(r["api_key"] == hashed(BIG) for r in rows)

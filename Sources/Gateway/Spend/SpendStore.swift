@@ -8,6 +8,17 @@ public protocol SpendStore: Sendable {
     func add(_ name: String, pico: Int64, ttl: Int64?) async -> Int64
     /// The counter's total (0 when absent).
     func total(_ name: String) async -> Int64
+    /// Appends one spend-log line to list `name`, keeping its newest `limit` lines (a store every instance
+    /// shares; an in-process store keeps nothing: the ledger has this instance's records).
+    func appendLog(_ name: String, line: String, limit: Int) async
+    /// The shared spend log, oldest first; nil when the store is not shared or cannot be read now (the
+    /// caller then reports this instance's own records).
+    func logLines(_ name: String) async -> [String]?
+}
+
+extension SpendStore {
+    public func appendLog(_ name: String, line: String, limit: Int) async {}
+    public func logLines(_ name: String) async -> [String]? { nil }
 }
 
 /// In-process counters (one instance, no Redis, or the fallback while Redis is down).
@@ -63,5 +74,15 @@ public final class RedisSpendStore: SpendStore {
         } catch {
             return await local.total(name)
         }
+    }
+
+    /// `RPUSH` + `LTRIM` in one pipeline (a failure drops the line from the shared log only).
+    public func appendLog(_ name: String, line: String, limit: Int) async {
+        _ = await redis.pipeline([["RPUSH", name, line], ["LTRIM", name, String(-limit), "-1"]])
+    }
+
+    public func logLines(_ name: String) async -> [String]? {
+        guard case .array(let items)? = try? await redis.command(["LRANGE", name, "0", "-1"]) else { return nil }
+        return items.compactMap(\.string)
     }
 }

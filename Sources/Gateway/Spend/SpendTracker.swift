@@ -39,6 +39,27 @@ public struct SpendTracker: Sendable {
         return spent >= max ? BudgetExceeded(alias: key.alias, spend: spent, maxBudget: max) : nil
     }
 
+    /// Most spend-log lines kept in a shared store (LiteLLM keeps its SpendLogs in Postgres; we keep the
+    /// newest lines in Redis).
+    public static let sharedLogLimit = 5000
+
+    private var logName: String { "\(prefix):spend:logs" }
+
+    /// Adds one record to the spend log every instance shares (nothing without a shared store).
+    public func log(_ record: SpendRecord) async {
+        await store.appendLog(logName, line: record.json.serialized(), limit: Self.sharedLogLimit)
+    }
+
+    /// The shared spend log, oldest first (nil: no shared store, or it cannot be read now). A line that does
+    /// not parse as a JSON object is skipped.
+    public func sharedLog() async -> [JSONValue]? {
+        guard let lines = await store.logLines(logName) else { return nil }
+        return lines.compactMap { line in
+            guard let v = try? JSONValue.parse(Data(line.utf8)), case .object = v else { return nil }
+            return v
+        }
+    }
+
     /// Adds `cost` to the key's spend; returns the spend before and after (for soft-budget crossings).
     @discardableResult
     public func charge(_ key: VirtualKeyConfig, _ cost: USDAmount) async -> (before: USDAmount, after: USDAmount) {

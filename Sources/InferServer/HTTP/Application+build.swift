@@ -48,7 +48,7 @@ func buildApplication(_ server: OpenAIServer, gateway build: GatewayBuild? = nil
     router.post("/cache/delete", use: admin.delete)
     router.post("/cache/flushall", use: admin.flushAll)
     router.get("/cache/stats", use: admin.stats)
-    let spend = SpendRoutes(server: server, ledger: pipeline.ledger)
+    let spend = SpendRoutes(server: server, ledger: pipeline.ledger, spend: pipeline.spend)
     router.get("/global/spend/keys", use: spend.keys)
     router.get("/global/spend/models", use: spend.models)
     router.get("/spend/logs", use: spend.logs)

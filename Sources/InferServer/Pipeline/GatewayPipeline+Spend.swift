@@ -75,6 +75,7 @@ extension GatewayPipeline {
 
     private func record(_ record: SpendRecord, caller: Caller, logger: Logger) async {
         await ledger.record(record)
+        await spend.log(record)
         await alerts?.cost(record.attribution.cost)
         if case .key(let key) = caller, record.attribution.cost > .zero {
             await spend.charge(key, record.attribution.cost)

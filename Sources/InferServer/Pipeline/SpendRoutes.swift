@@ -8,6 +8,8 @@ import OpenAIRequest
 struct SpendRoutes: Sendable {
     let server: OpenAIServer
     let ledger: CostLedger
+    /// The shared spend log (Redis), when there is one.
+    let spend: SpendTracker
 
     /// Spend reports show every key's spend: the master key only (a virtual key gets a 403).
     private func requireAdmin(_ context: InferRequestContext) throws {
@@ -38,14 +40,22 @@ struct SpendRoutes: Sendable {
         }))
     }
 
-    /// The kept spend records (LiteLLM's `SpendLogs` rows), oldest first; `?api_key=<hashed token>` and
-    /// `?request_id=` filter them.
+    /// The kept spend records (LiteLLM's `SpendLogs` rows), oldest first: every instance's when spend is
+    /// kept in Redis (the newest `SpendTracker.sharedLogLimit`), else this instance's; `?api_key=<hashed
+    /// token>` and `?request_id=` filter them.
     func logs(_ request: Request, _ context: InferRequestContext) async throws -> Response {
         try requireAdmin(context)
         let query = request.uri.queryParameters
-        var records = await ledger.records(apiKey: query["api_key"].map(String.init))
-        if let id = query["request_id"].map(String.init) { records = records.filter { $0.requestID == id } }
-        return server.json(.array(records.map(\.json)))
+        let apiKey = query["api_key"].map(String.init), requestID = query["request_id"].map(String.init)
+        var rows: [JSONValue]
+        if let shared = await spend.sharedLog() {
+            rows = shared
+            if let apiKey { rows = rows.filter { $0["api_key"]?.stringField == apiKey } }
+        } else {
+            rows = await ledger.records(apiKey: apiKey).map(\.json)
+        }
+        if let requestID { rows = rows.filter { $0["request_id"]?.stringField == requestID } }
+        return server.json(.array(rows))
     }
 
     static func totals(_ t: CostLedger.Totals, spendField: String) -> [(String, JSONValue)] {
