@@ -50,6 +50,19 @@ struct InferenceEngineTests {
                           cacheSalt: salt, logprobs: true, topLogprobs: 5)
     }
 
+    @Test("an engine released without shutdown() stops its thread in deinit (idle, or right after a request)")
+    func releasedWithoutShutdown() async throws {
+        let model = try Self.load()
+        for i in 0..<4 {
+            var engine: InferenceEngine? = try InferenceEngine(model: model, options: EngineOptions(kvCacheTokens: 1024))
+            if i % 2 == 1 {
+                let out = try await Self.collect(engine!.submit(Self.greedy(Self.prompt(20, seed: UInt64(i)), max: 3)))
+                #expect(out.tokens.count == 3)
+            }
+            engine = nil   // deinit: before the unowned(unsafe) capture this trapped in the engine thread
+        }
+    }
+
     /// Waits (bounded) until the engine has no running or waiting sequence.
     static func settle(_ engine: InferenceEngine) async throws {
         for _ in 0..<2000 {

@@ -195,4 +195,35 @@ struct BatchAPITests {
             }
         }
     }
+    @Test("a gateway-only server runs a batch through the router on a remote deployment")
+    func remoteGroup() async throws {
+        let upstream = try Fixtures.tinyServer()
+        try await buildApplication(upstream).test(.live) { live in
+            let port = try #require(live.port)
+            let (server, build) = try await GatewayOnlyTests.gateway(upstreamPort: port)
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("batch-remote-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let batches = BatchService(directory: dir, concurrency: 2, server: server, gateway: build,
+                                       logger: Logger(label: "test"))
+            try await buildApplication(server, gateway: build, batches: batches).test(.router) { client in
+                let lines = (0..<3).map { Self.line("x\($0)", model: "remote", system: "s", user: "Say \($0).") }
+                var headers = HTTPFields()
+                headers[.contentType] = "multipart/form-data; boundary=\(Self.boundary)"
+                let body = Self.multipart([("purpose", nil, "batch"), ("file", "in.jsonl", lines.joined(separator: "\n"))])
+                let file = try await client.execute(uri: "/v1/files", method: .post, headers: headers,
+                                                    body: ByteBuffer(string: body)) { String(buffer: $0.body) }
+                let fileID = try #require(try JSONValue.parse(Data(file.utf8))["id"]?.string)
+                let created = try await client.post("/v1/batches", #"{"input_file_id": "\#(fileID)", "endpoint": "/v1/chat/completions", "completion_window": "24h"}"#)
+                let id = try #require(created.json["id"]?.string)
+                let done = try await Self.waitForEnd(client, id, key: "unused")
+                #expect(done["status"] == "completed")
+                #expect(done["request_counts"]?["completed"] == 3)
+                let output = try await client.get("/v1/files/\(try #require(done["output_file_id"]?.string))/content")
+                let first = try JSONValue.parse(Data(try #require(output.text.split(separator: "\n").first).utf8))
+                #expect(first["response"]?["body"]?["model"] == "remote")
+                #expect(first["response"]?["body"]?["usage"]?["completion_tokens"] == 3)
+            }
+            await batches.runner.stop()
+        }
+    }
 }

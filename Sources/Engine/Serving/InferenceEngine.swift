@@ -41,7 +41,10 @@ public final class InferenceEngine: @unchecked Sendable {
         self.options = options
         let scheduler = UncheckedBox(try Scheduler(model: model, options: options))
         scheduler.value.deliverTierRead = { [weak self] id, hits in self?.deliverTierRead(id, hits) }
-        let t = Thread { [unowned self] in self.run(scheduler.value) }
+        // NOTE: unowned(unsafe): an engine released while its thread runs is shut down by `deinit`, which
+        // waits for the thread to exit, so the memory the thread reads stays valid until then. A checked
+        // `unowned` reference traps on any access once deinit has begun, i.e. in exactly that shutdown.
+        let t = Thread { [unowned(unsafe) self] in self.run(scheduler.value) }
         t.name = "infer-engine"
         t.stackSize = 8 << 20
         thread = t
