@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Decode throughput with LoRA adapters: 4 concurrent streams, all base vs half base / half adapter vs four
 different adapters, on one `infer serve` (the test adapter loaded under four names: four adapter groups in every
-batch). Prints generated tokens per second per scenario (best of --rounds).
+batch). Rounds interleave the scenarios; prints and writes (bench/results/lora-<date>.{json,md}) the median,
+min and max generated tokens per second per scenario and the ratio to all base.
 
     bench/lora/bench.py [--threads 2] [--tokens 128] [--rounds 3]
 
 Needs .build/release/infer, models/gemma-3-270m-q4_k_m.gguf and models/gemma-3-270m-test-lora.gguf; runs with
 the e2e venv's Python (httpx): ~/.cache/infer-e2e/venv/bin/python bench/lora/bench.py
 """
-import argparse, concurrent.futures, pathlib, socket, subprocess, time
+import argparse, concurrent.futures, datetime, json, pathlib, socket, statistics, subprocess, time
 
 import httpx
 
@@ -23,7 +24,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tokens", type=int, default=128)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     a = ap.parse_args()
     s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
     names = [f"a{i}" for i in range(4)]
@@ -50,14 +51,36 @@ def main():
             r.raise_for_status()
             return r.json()["usage"]["completion_tokens"]
 
-        for name, models in scenarios.items():
-            best = 0.0
-            for _ in range(a.rounds):
+        # Rounds interleave the scenarios (A B C, A B C, ...) so that drift on a shared machine hits all alike.
+        results = {name: [] for name in scenarios}
+        for r in range(a.rounds):
+            for name, models in scenarios.items():
                 t0 = time.time()
                 with concurrent.futures.ThreadPoolExecutor(4) as pool:
                     tokens = sum(pool.map(one, enumerate(models)))
-                best = max(best, tokens / (time.time() - t0))
-            print(f"{name:>20}: {best:6.1f} generated tokens/s (4 streams x {a.tokens} tokens, best of {a.rounds})")
+                results[name].append(tokens / (time.time() - t0))
+                print(f"[lora-bench] round {r + 1}/{a.rounds} {name}: {results[name][-1]:.1f} tok/s", flush=True)
+        base_median = statistics.median(results["4 base"])
+        rows = []
+        for name, values in results.items():
+            med = statistics.median(values)
+            rows.append({"scenario": name, "median_tps": round(med, 2), "min_tps": round(min(values), 2),
+                         "max_tps": round(max(values), 2), "runs": [round(v, 2) for v in values],
+                         "vs_all_base": round(med / base_median, 3)})
+        date = datetime.date.today().isoformat()
+        out = ROOT / "bench/results" / f"lora-{date}"
+        meta = {"date": date, "threads": a.threads, "tokens": a.tokens, "rounds": a.rounds, "streams": 4,
+                "command": f"bench/lora/bench.py --threads {a.threads} --tokens {a.tokens} --rounds {a.rounds}"}
+        out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+        lines = [f"# LoRA decode throughput {date}", "",
+                 f"`{meta['command']}`: one `infer serve` with the test adapter under four names, 4 concurrent greedy "
+                 f"streams of {a.tokens} tokens (ignore_eos, unique cache_salt), {a.rounds} interleaved rounds.", "",
+                 "| scenario | median tok/s | min | max | vs all base |", "|---|---|---|---|---|"]
+        for row in rows:
+            lines.append(f"| {row['scenario']} | {row['median_tps']} | {row['min_tps']} | {row['max_tps']} | "
+                         f"{row['vs_all_base']:.3f}x |")
+        out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
     finally:
         proc.terminate(); proc.wait()
 
