@@ -14,17 +14,18 @@ struct BatchStoreTests {
     func persists() async throws {
         let dir = Self.tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = BatchStore(directory: dir)
+        var store: BatchStore? = BatchStore(directory: dir)
         let content = Data("{\"a\": 1}\n".utf8)
-        let file = try await store.addFile(content, filename: "in.jsonl", purpose: "batch", owner: "master", now: 100)
+        let file = try await store!.addFile(content, filename: "in.jsonl", purpose: "batch", owner: "master", now: 100)
         var batch = BatchRecord(id: .make(.batch), endpoint: .chatCompletions, inputFileID: file.id, createdAt: 100,
                                 owner: "master", metadata: [("job", "eval")])
         batch.status = .inProgress
         batch.inProgressAt = 101
         batch.counts = BatchRequestCounts(total: 3, completed: 1, failed: 1)
         batch.errors = [BatchInputError(code: "c", message: "m", param: nil, line: 2)]
-        try await store.save(batch)
+        try await store!.save(batch)
 
+        store = nil   // the process ends: its lock goes
         let reopened = BatchStore(directory: dir)
         #expect(await reopened.file(file.id) == file)
         #expect(try await reopened.content(file.id) == content)
@@ -81,6 +82,24 @@ struct BatchStoreTests {
         try Data(good.stored().serialized().utf8).write(to: URL(fileURLWithPath: "\(batches)/../evil.json"))
         let reopened = BatchStore(directory: dir)
         #expect(await reopened.batches().map(\.id) == [good.id])
+    }
+
+    @Test("one owner per directory: a second store is refused until the first lets go")
+    func exclusive() async throws {
+        let dir = Self.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var first: BatchStore? = BatchStore(directory: dir)
+        #expect(try await BatchStore(directory: dir).claimIfPresent() == false)   // no directory yet: nothing to own
+        _ = try await first!.addFile(Data("x".utf8), filename: "a", purpose: "batch", owner: "master")
+        let second = BatchStore(directory: dir)
+        await #expect(throws: BatchStoreError.locked(dir)) { try await second.claimIfPresent() }
+        await #expect(throws: BatchStoreError.locked(dir)) {
+            try await second.addFile(Data("y".utf8), filename: "b", purpose: "batch", owner: "master")
+        }
+        #expect(await second.files().count == 1)   // reading is fine
+        first = nil
+        #expect(try await second.claimIfPresent())
+        _ = try await second.addFile(Data("y".utf8), filename: "b", purpose: "batch", owner: "master")
     }
 
     @Test("requests sharing a prompt prefix are ordered back to back; ties keep the file's order")

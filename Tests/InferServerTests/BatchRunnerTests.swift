@@ -90,7 +90,7 @@ struct BatchRunnerTests {
             try await store.appendResult(batch.id, line: BatchResultLine.response(customID: id, statusCode: 200,
                                                                                 requestID: "old", body: ["old": true]))
         }
-        await runner.start()
+        try await runner.start()
         let done = try await Self.wait(store, batch.id) { $0.status.isTerminal }
         #expect(done.status == .completed)
         #expect(script.calls.sorted() == ["q0", "q2", "q3", "q5"])

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The Batch API's files and batches, persisted in one directory so a restart resumes where it stopped:
 ///
@@ -11,9 +14,17 @@ import Foundation
 /// never half of one); the results log is append-only, and a line torn by a crash is cut off when the log is
 /// read back (`results`), so that request simply runs again. Names on disk are only ever made from ids that
 /// `BatchObjectID.parse` accepted. The directory is created (mode 0700) on first use.
+///
+/// One process owns a directory: the first write (or `claimIfPresent`) takes an exclusive `flock` on
+/// `<dir>/.lock` for the life of the store, and a second process (or store) gets `BatchStoreError.locked`
+/// instead of running the same batches twice.
 public actor BatchStore {
     public let directory: URL
     private var batchCache: [String: BatchRecord]?
+    /// The open `.lock` file while this store owns the directory (-1: not claimed yet).
+    private var lockFD: Int32 = -1
+
+    deinit { if lockFD >= 0 { close(lockFD) } }
 
     public init(directory: String) {
         self.directory = URL(fileURLWithPath: directory, isDirectory: true)
@@ -27,6 +38,27 @@ public actor BatchStore {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
         }
+        try claim()
+    }
+
+    /// Takes the directory's lock if the directory exists (true: this store owns it now; false: it does not
+    /// exist, so there is nothing to resume). Throws `locked` when another process holds it.
+    public func claimIfPresent() throws -> Bool {
+        guard FileManager.default.fileExists(atPath: directory.path) else { return false }
+        try claim()
+        return true
+    }
+
+    private func claim() throws {
+        guard lockFD < 0 else { return }
+        let path = directory.appendingPathComponent(".lock").path
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw BatchStoreError.unusable(path, errno) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw BatchStoreError.locked(directory.path)
+        }
+        lockFD = fd
     }
 
     private func writeAtomically(_ data: Data, to url: URL) throws {
@@ -55,6 +87,7 @@ public actor BatchStore {
     public func content(_ id: BatchObjectID) throws -> Data { try Data(contentsOf: contentURL(id)) }
 
     public func deleteFile(_ id: BatchObjectID) throws {
+        try claim()
         try? FileManager.default.removeItem(at: contentURL(id))
         try FileManager.default.removeItem(at: filesDir.appendingPathComponent("\(id).json"))
     }
@@ -137,6 +170,21 @@ public actor BatchStore {
         return data.split(separator: UInt8(ascii: "\n")).compactMap { line in
             guard let value = try? JSONValue.parse(Data(line)), case .object = value else { return nil }
             return value
+        }
+    }
+}
+
+/// Why the store cannot be used.
+public enum BatchStoreError: Error, Equatable, CustomStringConvertible {
+    /// Another process (or store) owns the directory.
+    case locked(String)
+    /// The lock file cannot be opened (path, errno).
+    case unusable(String, Int32)
+
+    public var description: String {
+        switch self {
+        case .locked(let dir): "the batch directory \(dir) is in use by another infer process; give each server its own --batch-dir"
+        case .unusable(let path, let code): "cannot open \(path): \(String(cString: strerror(code)))"
         }
     }
 }

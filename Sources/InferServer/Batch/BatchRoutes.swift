@@ -59,8 +59,10 @@ struct BatchRoutes: Sendable {
         } catch let error as BatchInputError {
             throw OpenAIError.invalidRequest("Invalid batch input file: \(error)", param: "file", code: error.code)
         }
-        let record = try await store.addFile(file.data, filename: Self.filename(file.filename ?? ""), purpose: purpose,
-                                             owner: context.caller.spendID)
+        let record = try await Self.writing {
+            try await store.addFile(file.data, filename: Self.filename(file.filename ?? ""), purpose: purpose,
+                                    owner: context.caller.spendID)
+        }
         return server.json(record.openAI())
     }
 
@@ -85,7 +87,7 @@ struct BatchRoutes: Sendable {
 
     func deleteFile(_ request: Request, _ context: InferRequestContext) async throws -> Response {
         let record = try await ownedFile(context)
-        try await store.deleteFile(record.id)
+        try await Self.writing { try await store.deleteFile(record.id) }
         return server.json(.object([("id", .string(record.id.description)), ("object", "file"), ("deleted", true)]))
     }
 
@@ -127,7 +129,7 @@ struct BatchRoutes: Sendable {
         }
         let batch = BatchRecord(id: .make(.batch), endpoint: endpoint, inputFileID: inputID, createdAt: BatchRunner.now(),
                                 owner: context.caller.spendID, metadata: metadata)
-        try await store.save(batch)
+        try await Self.writing { try await store.save(batch) }
         await runner.submit(batch.id)
         return server.json(batch.openAI())
     }
@@ -161,7 +163,7 @@ struct BatchRoutes: Sendable {
     func cancelBatch(_ request: Request, _ context: InferRequestContext) async throws -> Response {
         let batch = try await ownedBatch(context)
         do {
-            return server.json(try await runner.cancel(batch.id).openAI())
+            return server.json(try await Self.writing { try await runner.cancel(batch.id) }.openAI())
         } catch BatchRunnerError.alreadyEnded(let status) {
             throw OpenAIError(status: .conflict, message: "Cannot cancel a batch with status '\(status.rawValue)'.",
                               type: "invalid_request_error", code: "batch_not_cancellable")
@@ -180,6 +182,16 @@ struct BatchRoutes: Sendable {
     }
 
     // MARK: Helpers
+
+    /// Runs a write; a directory another process owns is a 503 naming the problem (not a bare 500).
+    static func writing<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as BatchStoreError {
+            throw OpenAIError(status: .serviceUnavailable, message: "The Batch API cannot write: \(error).",
+                              type: "server_error", code: "batch_store_unavailable")
+        }
+    }
 
     static func notFound(_ kind: String, _ id: String) -> OpenAIError {
         OpenAIError(status: .notFound, message: "No such \(kind) object: \(id.prefix(64))", type: "invalid_request_error",

@@ -39,11 +39,13 @@ actor BatchRunner {
     }
 
     /// Resumes every unfinished batch in the store, oldest first (once; later calls do nothing). Returns the
-    /// resumed batches.
+    /// resumed batches. Throws `BatchStoreError.locked` when another process owns the directory (then this
+    /// server runs no batch from it).
     @discardableResult
-    func start() async -> [BatchObjectID] {
+    func start() async throws -> [BatchObjectID] {
         guard !started else { return [] }
         started = true
+        guard try await store.claimIfPresent() else { return [] }
         let unfinished = await store.batches().filter { !$0.status.isTerminal }.sorted { $0.createdAt < $1.createdAt }
         for batch in unfinished { enqueue(batch.id) }
         return unfinished.map(\.id)

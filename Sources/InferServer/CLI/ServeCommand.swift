@@ -331,10 +331,14 @@ struct ServeCommand: AsyncParsableCommand {
             if let template { Console.error("[serve] model '\(name)', chat template \(template.rawValue)") }
             Console.error("[serve] dashboard: http://\(host):\(port)/ui")
             Console.error("[serve] batch API: files and batches in \(batchDirectory)")
-            let resumed = await batches.runner.start()
-            if !resumed.isEmpty {
-                Console.error("[serve] batch API: resuming \(resumed.count) unfinished batch(es): "
-                    + resumed.map(\.description).joined(separator: ", "))
+            do {
+                let resumed = try await batches.runner.start()
+                if !resumed.isEmpty {
+                    Console.error("[serve] batch API: resuming \(resumed.count) unfinished batch(es): "
+                        + resumed.map(\.description).joined(separator: ", "))
+                }
+            } catch {
+                Console.error("[serve] warning: batch API unavailable: \(error)")
             }
             Console.error("listening on http://\(host):\(port)")
         }
