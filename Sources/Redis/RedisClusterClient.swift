@@ -14,6 +14,8 @@ import Logging
 ///   `refreshInterval` (concurrent callers share one reload); a caller with no map yet waits for the load.
 /// - A dead master throws for its slots only (its breaker opens, then fails in microseconds); the other
 ///   masters' slots keep working.
+/// - Each reload drops the clients (and their connections) of nodes that are neither a master of the new map
+///   nor a startup node, so a changing topology does not accumulate pools.
 final class RedisClusterClient: Sendable {
     static let maxRedirects = 5
     let configuration: RedisConfiguration
@@ -52,6 +54,9 @@ final class RedisClusterClient: Sendable {
             return client
         }
     }
+
+    /// The nodes with a client now.
+    var knownNodes: Set<RedisNodeAddress> { state.withLock { Set($0.nodes.keys) } }
 
     /// The current slot map (nil before the first successful load).
     var slotMap: ClusterSlotMap? { state.withLock { $0.map } }
@@ -209,7 +214,13 @@ final class RedisClusterClient: Sendable {
             do throws(RedisError) {
                 let reply = try await client.command([Array("CLUSTER".utf8), Array("SLOTS".utf8)])
                 let map = try ClusterSlotMap.parse(clusterSlots: reply, queried: address, policy: policy)
-                state.withLock { $0.map = map }
+                let keep = Set(map.masters + startupNodes)
+                let stale: [RedisNodeClient] = state.withLock { s in
+                    s.map = map
+                    return s.nodes.keys.filter { !keep.contains($0) }.compactMap { s.nodes.removeValue(forKey: $0) }
+                }
+                for client in stale { await client.close() }
+                if !stale.isEmpty { logger.info("redis cluster: dropped the clients of \(stale.count) node(s) no longer in the map") }
                 return
             } catch {
                 lastError = error

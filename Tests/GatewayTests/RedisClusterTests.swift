@@ -92,6 +92,24 @@ struct RedisClusterTests {
     }
 
     /// A reply cannot send the client to a host off the cluster's network, and redirect loops are bounded.
+    /// A client made for a node that is not in the map (a redirect target, a node that left) is dropped at the
+    /// next reload; the masters' and startup nodes' clients stay.
+    @Test func clientsOfNodesThatLeftTheMapArePruned() async throws {
+        let cluster = try await TestRedisCluster()
+        defer { cluster.stop() }
+        let client = clusterClient(cluster)
+        _ = try await client.command(["PING"].map { Array($0.utf8) })
+        let masters = Set(try #require(client.slotMap).masters)
+        for master in masters { _ = client.node(master) }   // (clients are made on first use)
+        let gone = try RedisNodeAddress(host: "127.0.0.1", port: 1)
+        _ = client.node(gone)
+        #expect(client.knownNodes == masters.union([gone]))
+        try await Task.sleep(for: .milliseconds(100))   // past refreshInterval
+        await client.refresh()
+        #expect(client.knownNodes == masters)
+        #expect(try await client.command(["SET", "pruned:k", "v"].map { Array($0.utf8) }) == .status("OK"))
+    }
+
     @Test func redirectsAreValidatedAndBounded() async throws {
         let cluster = try await TestRedisCluster()
         defer { cluster.stop() }
