@@ -25,11 +25,14 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--speculative", default="off", choices=["off", "ngram"],
+                    help="speculative decoding on the server (default off: the adapter changes the text, and with it "
+                         "how many prompt-lookup drafts are accepted, which would hide the adapter's own cost)")
     a = ap.parse_args()
     s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
     names = [f"a{i}" for i in range(4)]
     proc = subprocess.Popen([str(ROOT / ".build/release/infer"), "serve", "--model", str(MODEL), "--port", str(port),
-                             "--threads", str(a.threads), "--quiet",
+                             "--threads", str(a.threads), "--quiet", "--speculative", a.speculative,
                              "--lora-modules", *[f"{n}={LORA}" for n in names]],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -68,13 +71,16 @@ def main():
                          "max_tps": round(max(values), 2), "runs": [round(v, 2) for v in values],
                          "vs_all_base": round(med / base_median, 3)})
         date = datetime.date.today().isoformat()
-        out = ROOT / "bench/results" / f"lora-{date}"
+        out = ROOT / "bench/results" / f"lora-{date}{'' if a.speculative == 'off' else '-spec-' + a.speculative}"
         meta = {"date": date, "threads": a.threads, "tokens": a.tokens, "rounds": a.rounds, "streams": 4,
-                "command": f"bench/lora/bench.py --threads {a.threads} --tokens {a.tokens} --rounds {a.rounds}"}
+                "speculative": a.speculative,
+                "command": f"bench/lora/bench.py --threads {a.threads} --tokens {a.tokens} --rounds {a.rounds} "
+                           f"--speculative {a.speculative}"}
         out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
         lines = [f"# LoRA decode throughput {date}", "",
                  f"`{meta['command']}`: one `infer serve` with the test adapter under four names, 4 concurrent greedy "
-                 f"streams of {a.tokens} tokens (ignore_eos, unique cache_salt), {a.rounds} interleaved rounds.", "",
+                 f"streams of {a.tokens} tokens (ignore_eos, unique cache_salt), {a.rounds} interleaved rounds, speculative "
+                 f"decoding {a.speculative}.", "",
                  "| scenario | median tok/s | min | max | vs all base |", "|---|---|---|---|---|"]
         for row in rows:
             lines.append(f"| {row['scenario']} | {row['median_tps']} | {row['min_tps']} | {row['max_tps']} | "
