@@ -20,6 +20,10 @@ public final class Transformer: @unchecked Sendable {
 
     private let act = ActivationBuffer()
     private var scratch: Scratch
+    /// True while the output head runs (its matmul is profiled as `.outputHead`, not `.matmul`).
+    private var outputHead = false
+    /// Time per stage when `INFER_PROFILE=1` (printed at exit), else nil.
+    public let profile = ForwardProfile.fromEnvironment()
 
     public init(config: ModelConfig, weights: ModelWeights, threads: ThreadPool = .shared, maxBatch: Int = 64) {
         self.config = config
@@ -63,6 +67,8 @@ public final class Transformer: @unchecked Sendable {
                         adapters: [LoRAAdapter?] = []) -> [Float] {
         let T = rows.count
         precondition(T > 0 && T <= maxBatch, "batch of \(T) tokens (max \(maxBatch))")
+        let start = profile != nil ? ForwardProfile.now() : 0
+        defer { profile?.finish(rows: T, since: start) }
         let c = config
         let e = c.embeddingLength
         let s = scratch
@@ -97,6 +103,12 @@ public final class Transformer: @unchecked Sendable {
         // Final norm on the requested rows only, then the output head.   logits: [rows, vocab]
         let n = outputRows.count
         guard n > 0 else { return [] }
+        let headStart = profile != nil ? ForwardProfile.now() : 0
+        outputHead = true
+        defer {
+            outputHead = false
+            profile?.add(.outputHead, since: headStart)
+        }
         for (r, t) in outputRows.enumerated() {
             precondition(t >= 0 && t < T)
             weights.outputNorm.withUnsafeBufferPointer {
@@ -165,6 +177,7 @@ public final class Transformer: @unchecked Sendable {
         let tasks = T * tasksPerRow
         // The fused C kernel (AVX2) handles 1, 2, 4 or 8 heads per KV head with hd % 64 == 0.
         let fused = VectorMath.fusedAttentionInC(heads: perTask, headDim: hd)
+        let attentionStart = profile != nil ? ForwardProfile.now() : 0
         threadPool.run { index, n in
             let scores = s.scores + index * s.scoresPerThread   // [perTask, count]
             var task = tasks * index / n
@@ -229,6 +242,7 @@ public final class Transformer: @unchecked Sendable {
                 task += 1
             }
         }
+        profile?.add(.attention, since: attentionStart)
         matmul(lw.wo, s.attn, T: T, s.o)   // [T, e]
         if !lora.isEmpty { lora.apply(layer: il, .o, s.attn, s.o) }
         addBias(lw.bo, s.o, T: T, n: e)
@@ -250,6 +264,7 @@ public final class Transformer: @unchecked Sendable {
         addBias(lw.bGate, s.gate, T: T, n: ff)
         addBias(lw.bUp, s.up, T: T, n: ff)
         let gemma = c.architecture == .gemma3
+        let gateStart = profile != nil ? ForwardProfile.now() : 0
         threadPool.parallelFor(T * ff, granularity: 512) { r in
             if gemma {
                 VectorMath.geluTanhMul(s.gate + r.lowerBound, s.up + r.lowerBound, r.count)
@@ -257,6 +272,7 @@ public final class Transformer: @unchecked Sendable {
                 VectorMath.siluMul(s.gate + r.lowerBound, s.up + r.lowerBound, r.count)
             }
         }
+        profile?.add(.ffnActivation, since: gateStart)
         matmul(lw.down, s.gate, T: T, s.o)   // [T, e]
         if !lora.isEmpty { lora.apply(layer: il, .down, s.gate, s.o) }
         addBias(lw.bDown, s.o, T: T, n: e)
@@ -268,8 +284,18 @@ public final class Transformer: @unchecked Sendable {
 
     /// out[T, W.rows] = x[T, W.cols] · Wᵀ, rows split across the pool.
     private func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, T: Int, _ out: UnsafeMutablePointer<Float>) {
+        var t0 = profile != nil ? ForwardProfile.now() : 0
         act.prepare(for: w.type, x: x, rows: T, n: w.cols)
         let act = self.act
+        if let p = profile, !outputHead { t0 = p.add(.quantize, since: t0) }
+        defer { if let p = profile, !outputHead { p.add(.matmul, since: t0) } }
+        if let r = w.repacked {
+            // Granularity 16: every range starts at a 16-row group of the repacked layout.
+            threadPool.parallelFor(w.rows, granularity: 16) { range in
+                MatMul.compute(r, rows: range, act: act, out: out, outStride: w.rows)
+            }
+            return
+        }
         threadPool.parallelFor(w.rows, granularity: 16) { range in
             MatMul.compute(w.type, weight: w.data, n: w.cols, rows: range, act: act, out: out, outStride: w.rows)
         }

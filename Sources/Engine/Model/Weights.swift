@@ -10,6 +10,8 @@ public struct WeightMatrix: @unchecked Sendable {
     public let type: GGMLType
     public let cols: Int
     public let rows: Int
+    /// The same matrix repacked for `ck_gemm_r16` (nil: the kernels read `data`). See `ModelWeights.repack`.
+    public var repacked: RepackedWeights? = nil
 
     public var rowBytes: Int { type.rowBytes(cols) }
     public func row(_ r: Int) -> UnsafeRawPointer { data + r * rowBytes }
@@ -83,6 +85,31 @@ public struct ModelWeights: Sendable {
             ))
         }
         self.layers = layers
+    }
+
+    /// Repacks every layer matrix whose type has a row-interleaved kernel (`RepackedWeights`), then releases
+    /// the mapped pages of those tensors (they stay readable through `data`). The token embedding is not
+    /// repacked: its rows are looked up one at a time, and its use as the tied output projection computes one
+    /// logits row per sequence. Returns the bytes allocated.
+    @discardableResult
+    public mutating func repack() -> Int {
+        var total = 0
+        func repack(_ m: inout WeightMatrix) {
+            guard let r = RepackedWeights(type: m.type, weight: m.data, rows: m.rows, cols: m.cols) else { return }
+            m.repacked = r
+            total += r.byteCount
+            file.releasePages(m.data, count: m.rowBytes * m.rows)
+        }
+        for il in layers.indices {
+            repack(&layers[il].wq)
+            repack(&layers[il].wk)
+            repack(&layers[il].wv)
+            repack(&layers[il].wo)
+            repack(&layers[il].gate)
+            repack(&layers[il].up)
+            repack(&layers[il].down)
+        }
+        return total
     }
 }
 
