@@ -90,9 +90,9 @@ void ck_r16_repack(int kind, const void *weight, size_t wRowBytes, int nrows, in
                         // Nibble vector p = quad / 2: quad 2p in the low nibbles, quad 2p + 1 in the high ones.
                         const int p = quad / 2, hi = quad % 2;
                         o[64 * p + 4 * r + e] |= (uint8_t)((u[j] & 0xF) << (4 * hi));
-                        if (kind == CK_Q5_0 && (u[j] & 0x10)) {
-                            const int bit = 4 * r + e;  // of mask quad
-                            o[256 + 8 * quad + bit / 8] |= (uint8_t)(1u << (bit % 8));
+                        if (kind == CK_Q5_0) {  // bit 4r + e of mask `quad` (branch-free: the bits are random)
+                            const int bit = 4 * r + e;
+                            o[256 + 8 * quad + bit / 8] |= (uint8_t)(((u[j] >> 4) & 1u) << (bit % 8));
                         }
                     }
                 }

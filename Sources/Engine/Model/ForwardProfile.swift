@@ -68,8 +68,9 @@ public final class ForwardProfile: @unchecked Sendable {
         var s = "INFER_PROFILE: \(calls) forward calls, \(tokens) tokens, \(String(format: "%.1f", Double(total) / 1e6)) ms\n"
         for stage in Stage.allCases {
             let ns = n[stage.rawValue]
-            s += String(format: "  %-48@ %10.1f ms  %5.1f%%\n", stage.label as NSString, Double(ns) / 1e6,
-                        total > 0 ? 100 * Double(ns) / Double(total) : 0)
+            let label = stage.label.padding(toLength: 46, withPad: " ", startingAt: 0)
+            s += "  " + label + String(format: " %10.1f ms  %5.1f%%\n", Double(ns) / 1e6,
+                                       total > 0 ? 100 * Double(ns) / Double(total) : 0)
         }
         return s
     }

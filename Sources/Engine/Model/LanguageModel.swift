@@ -35,7 +35,7 @@ public final class LanguageModel: @unchecked Sendable {
         progress?("binding \(file.tensors.count) tensors (\(config.architecture.rawValue), \(config.layerCount) layers)")
         var weights = try ModelWeights(file: file, config: config)
         let repackStart = Date()
-        let repacked = weights.repack()
+        let repacked = weights.repack(threads: threads)
         if repacked > 0 {
             progress?(String(format: "repacked %.1f MiB of weights for the row-interleaved matmul in %.2f s",
                              Double(repacked) / 1_048_576, Date().timeIntervalSince(repackStart)))

@@ -92,22 +92,29 @@ public struct ModelWeights: Sendable {
     /// repacked: its rows are looked up one at a time, and its use as the tied output projection computes one
     /// logits row per sequence. Returns the bytes allocated.
     @discardableResult
-    public mutating func repack() -> Int {
-        var total = 0
-        func repack(_ m: inout WeightMatrix) {
-            guard let r = RepackedWeights(type: m.type, weight: m.data, rows: m.rows, cols: m.cols) else { return }
-            m.repacked = r
-            total += r.byteCount
-            file.releasePages(m.data, count: m.rowBytes * m.rows)
+    public mutating func repack(threads: ThreadPool) -> Int {
+        let paths: [WritableKeyPath<LayerWeights, WeightMatrix>] = [\.wq, \.wk, \.wv, \.wo, \.gate, \.up, \.down]
+        let matrices = layers.flatMap { l in paths.map { l[keyPath: $0] } }
+        let results = UnsafeMutableBufferPointer<RepackedWeights?>.allocate(capacity: matrices.count)
+        results.initialize(repeating: nil)
+        defer {
+            results.deinitialize()
+            results.deallocate()
         }
-        for il in layers.indices {
-            repack(&layers[il].wq)
-            repack(&layers[il].wk)
-            repack(&layers[il].wv)
-            repack(&layers[il].wo)
-            repack(&layers[il].gate)
-            repack(&layers[il].up)
-            repack(&layers[il].down)
+        // One matrix per task: the workers write disjoint slots of `results`.
+        threads.parallelFor(matrices.count) { range in
+            for i in range {
+                let m = matrices[i]
+                results[i] = RepackedWeights(type: m.type, weight: m.data, rows: m.rows, cols: m.cols)
+            }
+        }
+        var total = 0
+        for (i, r) in results.enumerated() {
+            guard let r else { continue }
+            let (il, p) = i.quotientAndRemainder(dividingBy: paths.count)
+            layers[il][keyPath: paths[p]].repacked = r
+            total += r.byteCount
+            file.releasePages(matrices[i].data, count: matrices[i].rowBytes * matrices[i].rows)
         }
         return total
     }
