@@ -151,21 +151,26 @@ public final class Transformer: @unchecked Sendable {
         addBias(lw.bk, s.k, T: T, n: kvDim)
         addBias(lw.bv, s.v, T: T, n: kvDim)
         let qScale: Float = c.architecture == .gemma3 ? 1 / Float(hd).squareRoot() : 1
-        for (t, row) in rows.enumerated() {
-            for h in 0..<c.headCount {
-                let qh = s.q + t * qDim + h * hd
-                if let w = lw.qNorm { w.withUnsafeBufferPointer { Ops.rmsNorm(qh, $0.baseAddress!, qh, hd, eps: c.rmsEps) } }
-                rope.apply(qh, row: t, style: c.ropeStyle)
-                if qScale != 1 { for i in 0..<hd { qh[i] *= qScale } }
+        // Rows are independent (each writes its own KV slot), so they are split across the pool; each row's
+        // arithmetic is the same wherever it runs.
+        threadPool.parallelFor(T, granularity: 4) { range in
+            for t in range {
+                let row = rows[t]
+                for h in 0..<c.headCount {
+                    let qh = s.q + t * qDim + h * hd
+                    if let w = lw.qNorm { w.withUnsafeBufferPointer { Ops.rmsNorm(qh, $0.baseAddress!, qh, hd, eps: c.rmsEps) } }
+                    rope.apply(qh, row: t, style: c.ropeStyle)
+                    if qScale != 1 { for i in 0..<hd { qh[i] *= qScale } }
+                }
+                for h in 0..<c.headCountKV {
+                    let kh = s.k + t * kvDim + h * hd
+                    if let w = lw.kNorm { w.withUnsafeBufferPointer { Ops.rmsNorm(kh, $0.baseAddress!, kh, hd, eps: c.rmsEps) } }
+                    rope.apply(kh, row: t, style: c.ropeStyle)
+                }
+                let block = Int(tables[row.sequence].blocks[row.position / bs]), slot = row.position % bs
+                kv.store(s.k + t * kvDim, at: kv.row(kv.keyBlock(il, block), slot), count: kvDim)
+                kv.store(s.v + t * kvDim, at: kv.row(kv.valueBlock(il, block), slot), count: kvDim)
             }
-            for h in 0..<c.headCountKV {
-                let kh = s.k + t * kvDim + h * hd
-                if let w = lw.kNorm { w.withUnsafeBufferPointer { Ops.rmsNorm(kh, $0.baseAddress!, kh, hd, eps: c.rmsEps) } }
-                rope.apply(kh, row: t, style: c.ropeStyle)
-            }
-            let block = Int(tables[row.sequence].blocks[row.position / bs]), slot = row.position % bs
-            kv.store(s.k + t * kvDim, at: kv.row(kv.keyBlock(il, block), slot), count: kvDim)
-            kv.store(s.v + t * kvDim, at: kv.row(kv.valueBlock(il, block), slot), count: kvDim)
         }
         // Attention through each row's block table. One task per (row, KV head) covering the query heads
         // that share it (GQA), so each K/V row is loaded once for all of them; with too few tasks for the
@@ -285,7 +290,7 @@ public final class Transformer: @unchecked Sendable {
     /// out[T, W.rows] = x[T, W.cols] · Wᵀ, rows split across the pool.
     private func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, T: Int, _ out: UnsafeMutablePointer<Float>) {
         var t0 = profile != nil ? ForwardProfile.now() : 0
-        act.prepare(for: w.type, x: x, rows: T, n: w.cols)
+        act.prepare(for: w.type, x: x, rows: T, n: w.cols, pool: threadPool)
         let act = self.act
         if let p = profile, !outputHead { t0 = p.add(.quantize, since: t0) }
         defer { if let p = profile, !outputHead { p.add(.matmul, since: t0) } }
@@ -302,8 +307,13 @@ public final class Transformer: @unchecked Sendable {
     }
 
     private func normRows(_ x: UnsafePointer<Float>, _ w: WeightVector, _ out: UnsafeMutablePointer<Float>, T: Int, n: Int) {
+        let eps = config.rmsEps
         w.withUnsafeBufferPointer { wp in
-            for t in 0..<T { Ops.rmsNorm(x + t * n, wp.baseAddress!, out + t * n, n, eps: config.rmsEps) }
+            let wb = wp.baseAddress!
+            // One row per task unit: rows are independent, and a row's result does not depend on the split.
+            threadPool.parallelFor(T, granularity: 8) { range in
+                for t in range { Ops.rmsNorm(x + t * n, wb, out + t * n, n, eps: eps) }
+            }
         }
     }
 
