@@ -6,12 +6,14 @@ import Foundation
 ///
 /// NOTE: why. The tiled `ck_gemm` unpacks every weight row into an L1 scratch on every call and spends one
 /// convert + multiply + fma per 2 blocks for every (row, token) pair; the repacked kernel broadcasts 4
-/// activation bytes into one `vpdpbusd` that serves 16 rows, and pays the f32 work once per block for 16 rows:
-/// 2.5x the int8 throughput of `ck_gemm` on a 2048 x 640 Q5_0 matrix at 64 tokens, and faster at 1 token too
-/// (bench/results/kernels-2026-12-06.md). The repacked form is 9% (Q5_0), 11% (Q4_0) or 6% (Q8_0) larger
-/// than the GGUF blocks; the mapped pages of a repacked tensor are released after repacking (`MappedFile`
-/// keeps the file as the source of truth: anything that still reads them faults them back in).
-/// Which types: Q4_0, Q5_0 and Q8_0 (Q8_0 activations), only on CPUs with AVX-512 VNNI.
+/// activation bytes into one `vpdpbusd` that serves 16 rows, and pays the f32 work once per block (K-quants:
+/// once per super-block) for 16 rows: 2.1-2.8x the int8 throughput of `ck_gemm` on every layer shape of
+/// Gemma 3 270M at 64 tokens, and 2.8-9x at 1 token (bench/results/kernels-2026-12-06.md). The repacked form
+/// is larger than the GGUF blocks by 9.1% (Q5_0), 11% (Q4_0), 5.9% (Q8_0), 5.6% (Q4_K), 1.0% (Q6_K); the
+/// mapped pages of a repacked tensor are released after repacking (`MappedFile` keeps the file as the
+/// source of truth: anything that still reads them faults them back in).
+/// Which types: Q4_0, Q5_0, Q8_0 (Q8_0 activations), Q4_K, Q6_K (Q8_K activations), only on CPUs with AVX-512
+/// VNNI. Q5_K is not repacked (no model here uses it; it keeps the tiled kernel).
 ///
 /// `@unchecked Sendable`: the memory is written once in `init` and only read afterwards.
 public final class RepackedWeights: @unchecked Sendable {
@@ -19,7 +21,7 @@ public final class RepackedWeights: @unchecked Sendable {
     public let type: GGMLType
     /// Rows and columns of the matrix.
     public let rows: Int, cols: Int
-    /// Repacked bytes: `[ceil(rows / 16), cols / 32]` group-blocks (ck_repack.h), 64-byte aligned.
+    /// Repacked bytes: `[ceil(rows / 16), cols / type.blockSize]` group-blocks (ck_repack.h), 64-byte aligned.
     let data: UnsafeMutableRawPointer
     /// Allocated bytes of `data`.
     public let byteCount: Int
