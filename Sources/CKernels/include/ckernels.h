@@ -73,6 +73,26 @@ void ck_gemm(int kind, int level, const void *weight, size_t wRowBytes, int nrow
              size_t actRowBytes, int ntok, int nblocks, float *out, size_t outStride);
 
 // ---------------------------------------------------------------------------------------------
+// Row-interleaved matmul (ck_repack.c, ck_gemm_r16.c): weights repacked once at load, 16 rows side by side
+// (layout in ck_repack.h), for every token count (decode and prefill use the same kernel, so a row's result
+// does not depend on how many tokens share the call). Q4_0 / Q5_0 / Q8_0 weights, Q8_0 activations.
+// PRECONDITION: ck_has_avx512vnni() == 1.
+// ---------------------------------------------------------------------------------------------
+
+/// Bytes of `nrows` x `nblocks` weights of `kind` repacked (rows padded to a multiple of 16); 0 when the kind
+/// has no repacked form.
+size_t ck_r16_bytes(int kind, int nrows, int nblocks);
+
+/// Repacks nrows rows (wRowBytes apart, GGUF blocks) into dst (ck_r16_bytes bytes, 64-byte aligned).
+void ck_r16_repack(int kind, const void *weight, size_t wRowBytes, int nrows, int nblocks, void *dst);
+
+/// out[t * outStride + r] = row r . activation row t for row0 <= r < row0 + nrows, t < ntok.
+/// packed: the whole repacked matrix; row0 a multiple of 16. act: Q8_0 rows (34-byte blocks) actRowBytes
+/// apart; pact: the same rows packed by ck_pack_act (block scales as f32 and block sums), pactRowBytes apart.
+void ck_gemm_r16(int kind, const void *packed, int nblocks, int row0, int nrows, const void *act,
+                 size_t actRowBytes, const void *pact, size_t pactRowBytes, int ntok, float *out, size_t outStride);
+
+// ---------------------------------------------------------------------------------------------
 // Element-wise f32 kernels (ck_vecmath.c). PRECONDITION: ck_has_avx2() == 1.
 // ---------------------------------------------------------------------------------------------
 

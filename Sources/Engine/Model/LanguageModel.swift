@@ -33,7 +33,13 @@ public final class LanguageModel: @unchecked Sendable {
         }
         config = try ModelConfig(file: file)
         progress?("binding \(file.tensors.count) tensors (\(config.architecture.rawValue), \(config.layerCount) layers)")
-        let weights = try ModelWeights(file: file, config: config)
+        var weights = try ModelWeights(file: file, config: config)
+        let repackStart = Date()
+        let repacked = weights.repack(threads: threads)
+        if repacked > 0 {
+            progress?(String(format: "repacked %.1f MiB of weights for the row-interleaved matmul in %.2f s",
+                             Double(repacked) / 1_048_576, Date().timeIntervalSince(repackStart)))
+        }
         progress?("loading tokenizer (\(config.vocabularySize) tokens)")
         tokenizer = try TokenizerLoader.load(from: file)
         transformer = Transformer(config: config, weights: weights, threads: threads, maxBatch: maxBatch)

@@ -20,6 +20,10 @@ public final class Transformer: @unchecked Sendable {
 
     private let act = ActivationBuffer()
     private var scratch: Scratch
+    /// True while the output head runs (its matmul is profiled as `.outputHead`, not `.matmul`).
+    private var outputHead = false
+    /// Time per stage when `INFER_PROFILE=1` (printed at exit), else nil.
+    public let profile = ForwardProfile.fromEnvironment()
 
     public init(config: ModelConfig, weights: ModelWeights, threads: ThreadPool = .shared, maxBatch: Int = 64) {
         self.config = config
@@ -63,6 +67,8 @@ public final class Transformer: @unchecked Sendable {
                         adapters: [LoRAAdapter?] = []) -> [Float] {
         let T = rows.count
         precondition(T > 0 && T <= maxBatch, "batch of \(T) tokens (max \(maxBatch))")
+        let start = profile != nil ? ForwardProfile.now() : 0
+        defer { profile?.finish(rows: T, since: start) }
         let c = config
         let e = c.embeddingLength
         let s = scratch
@@ -97,6 +103,12 @@ public final class Transformer: @unchecked Sendable {
         // Final norm on the requested rows only, then the output head.   logits: [rows, vocab]
         let n = outputRows.count
         guard n > 0 else { return [] }
+        let headStart = profile != nil ? ForwardProfile.now() : 0
+        outputHead = true
+        defer {
+            outputHead = false
+            profile?.add(.outputHead, since: headStart)
+        }
         for (r, t) in outputRows.enumerated() {
             precondition(t >= 0 && t < T)
             weights.outputNorm.withUnsafeBufferPointer {
@@ -139,21 +151,26 @@ public final class Transformer: @unchecked Sendable {
         addBias(lw.bk, s.k, T: T, n: kvDim)
         addBias(lw.bv, s.v, T: T, n: kvDim)
         let qScale: Float = c.architecture == .gemma3 ? 1 / Float(hd).squareRoot() : 1
-        for (t, row) in rows.enumerated() {
-            for h in 0..<c.headCount {
-                let qh = s.q + t * qDim + h * hd
-                if let w = lw.qNorm { w.withUnsafeBufferPointer { Ops.rmsNorm(qh, $0.baseAddress!, qh, hd, eps: c.rmsEps) } }
-                rope.apply(qh, row: t, style: c.ropeStyle)
-                if qScale != 1 { for i in 0..<hd { qh[i] *= qScale } }
+        // Rows are independent (each writes its own KV slot), so they are split across the pool; each row's
+        // arithmetic is the same wherever it runs.
+        threadPool.parallelFor(T, granularity: 4) { range in
+            for t in range {
+                let row = rows[t]
+                for h in 0..<c.headCount {
+                    let qh = s.q + t * qDim + h * hd
+                    if let w = lw.qNorm { w.withUnsafeBufferPointer { Ops.rmsNorm(qh, $0.baseAddress!, qh, hd, eps: c.rmsEps) } }
+                    rope.apply(qh, row: t, style: c.ropeStyle)
+                    if qScale != 1 { for i in 0..<hd { qh[i] *= qScale } }
+                }
+                for h in 0..<c.headCountKV {
+                    let kh = s.k + t * kvDim + h * hd
+                    if let w = lw.kNorm { w.withUnsafeBufferPointer { Ops.rmsNorm(kh, $0.baseAddress!, kh, hd, eps: c.rmsEps) } }
+                    rope.apply(kh, row: t, style: c.ropeStyle)
+                }
+                let block = Int(tables[row.sequence].blocks[row.position / bs]), slot = row.position % bs
+                kv.store(s.k + t * kvDim, at: kv.row(kv.keyBlock(il, block), slot), count: kvDim)
+                kv.store(s.v + t * kvDim, at: kv.row(kv.valueBlock(il, block), slot), count: kvDim)
             }
-            for h in 0..<c.headCountKV {
-                let kh = s.k + t * kvDim + h * hd
-                if let w = lw.kNorm { w.withUnsafeBufferPointer { Ops.rmsNorm(kh, $0.baseAddress!, kh, hd, eps: c.rmsEps) } }
-                rope.apply(kh, row: t, style: c.ropeStyle)
-            }
-            let block = Int(tables[row.sequence].blocks[row.position / bs]), slot = row.position % bs
-            kv.store(s.k + t * kvDim, at: kv.row(kv.keyBlock(il, block), slot), count: kvDim)
-            kv.store(s.v + t * kvDim, at: kv.row(kv.valueBlock(il, block), slot), count: kvDim)
         }
         // Attention through each row's block table. One task per (row, KV head) covering the query heads
         // that share it (GQA), so each K/V row is loaded once for all of them; with too few tasks for the
@@ -165,6 +182,7 @@ public final class Transformer: @unchecked Sendable {
         let tasks = T * tasksPerRow
         // The fused C kernel (AVX2) handles 1, 2, 4 or 8 heads per KV head with hd % 64 == 0.
         let fused = VectorMath.fusedAttentionInC(heads: perTask, headDim: hd)
+        let attentionStart = profile != nil ? ForwardProfile.now() : 0
         threadPool.run { index, n in
             let scores = s.scores + index * s.scoresPerThread   // [perTask, count]
             var task = tasks * index / n
@@ -229,6 +247,7 @@ public final class Transformer: @unchecked Sendable {
                 task += 1
             }
         }
+        profile?.add(.attention, since: attentionStart)
         matmul(lw.wo, s.attn, T: T, s.o)   // [T, e]
         if !lora.isEmpty { lora.apply(layer: il, .o, s.attn, s.o) }
         addBias(lw.bo, s.o, T: T, n: e)
@@ -250,6 +269,7 @@ public final class Transformer: @unchecked Sendable {
         addBias(lw.bGate, s.gate, T: T, n: ff)
         addBias(lw.bUp, s.up, T: T, n: ff)
         let gemma = c.architecture == .gemma3
+        let gateStart = profile != nil ? ForwardProfile.now() : 0
         threadPool.parallelFor(T * ff, granularity: 512) { r in
             if gemma {
                 VectorMath.geluTanhMul(s.gate + r.lowerBound, s.up + r.lowerBound, r.count)
@@ -257,6 +277,7 @@ public final class Transformer: @unchecked Sendable {
                 VectorMath.siluMul(s.gate + r.lowerBound, s.up + r.lowerBound, r.count)
             }
         }
+        profile?.add(.ffnActivation, since: gateStart)
         matmul(lw.down, s.gate, T: T, s.o)   // [T, e]
         if !lora.isEmpty { lora.apply(layer: il, .down, s.gate, s.o) }
         addBias(lw.bDown, s.o, T: T, n: e)
@@ -268,16 +289,31 @@ public final class Transformer: @unchecked Sendable {
 
     /// out[T, W.rows] = x[T, W.cols] · Wᵀ, rows split across the pool.
     private func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, T: Int, _ out: UnsafeMutablePointer<Float>) {
-        act.prepare(for: w.type, x: x, rows: T, n: w.cols)
+        var t0 = profile != nil ? ForwardProfile.now() : 0
+        act.prepare(for: w.type, x: x, rows: T, n: w.cols, pool: threadPool)
         let act = self.act
+        if let p = profile, !outputHead { t0 = p.add(.quantize, since: t0) }
+        defer { if let p = profile, !outputHead { p.add(.matmul, since: t0) } }
+        if let r = w.repacked {
+            // Granularity 16: every range starts at a 16-row group of the repacked layout.
+            threadPool.parallelFor(w.rows, granularity: 16) { range in
+                MatMul.compute(r, rows: range, act: act, out: out, outStride: w.rows)
+            }
+            return
+        }
         threadPool.parallelFor(w.rows, granularity: 16) { range in
             MatMul.compute(w.type, weight: w.data, n: w.cols, rows: range, act: act, out: out, outStride: w.rows)
         }
     }
 
     private func normRows(_ x: UnsafePointer<Float>, _ w: WeightVector, _ out: UnsafeMutablePointer<Float>, T: Int, n: Int) {
+        let eps = config.rmsEps
         w.withUnsafeBufferPointer { wp in
-            for t in 0..<T { Ops.rmsNorm(x + t * n, wp.baseAddress!, out + t * n, n, eps: config.rmsEps) }
+            let wb = wp.baseAddress!
+            // One row per task unit: rows are independent, and a row's result does not depend on the split.
+            threadPool.parallelFor(T, granularity: 8) { range in
+                for t in range { Ops.rmsNorm(x + t * n, wb, out + t * n, n, eps: eps) }
+            }
         }
     }
 

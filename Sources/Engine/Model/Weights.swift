@@ -10,6 +10,8 @@ public struct WeightMatrix: @unchecked Sendable {
     public let type: GGMLType
     public let cols: Int
     public let rows: Int
+    /// The same matrix repacked for `ck_gemm_r16` (nil: the kernels read `data`). See `ModelWeights.repack`.
+    public var repacked: RepackedWeights? = nil
 
     public var rowBytes: Int { type.rowBytes(cols) }
     public func row(_ r: Int) -> UnsafeRawPointer { data + r * rowBytes }
@@ -83,6 +85,38 @@ public struct ModelWeights: Sendable {
             ))
         }
         self.layers = layers
+    }
+
+    /// Repacks every layer matrix whose type has a row-interleaved kernel (`RepackedWeights`), then releases
+    /// the mapped pages of those tensors (they stay readable through `data`). The token embedding is not
+    /// repacked: its rows are looked up one at a time, and its use as the tied output projection computes one
+    /// logits row per sequence. Returns the bytes allocated.
+    @discardableResult
+    public mutating func repack(threads: ThreadPool) -> Int {
+        let paths: [WritableKeyPath<LayerWeights, WeightMatrix>] = [\.wq, \.wk, \.wv, \.wo, \.gate, \.up, \.down]
+        let matrices = layers.flatMap { l in paths.map { l[keyPath: $0] } }
+        let results = UnsafeMutableBufferPointer<RepackedWeights?>.allocate(capacity: matrices.count)
+        results.initialize(repeating: nil)
+        defer {
+            results.deinitialize()
+            results.deallocate()
+        }
+        // One matrix per task: the workers write disjoint slots of `results`.
+        threads.parallelFor(matrices.count) { range in
+            for i in range {
+                let m = matrices[i]
+                results[i] = RepackedWeights(type: m.type, weight: m.data, rows: m.rows, cols: m.cols)
+            }
+        }
+        var total = 0
+        for (i, r) in results.enumerated() {
+            guard let r else { continue }
+            let (il, p) = i.quotientAndRemainder(dividingBy: paths.count)
+            layers[il][keyPath: paths[p]].repacked = r
+            total += r.byteCount
+            file.releasePages(matrices[i].data, count: matrices[i].rowBytes * matrices[i].rows)
+        }
+        return total
     }
 }
 

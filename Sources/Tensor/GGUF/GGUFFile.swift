@@ -169,6 +169,12 @@ public final class GGUFFile: @unchecked Sendable {
         storage.bytes.baseAddress!.advanced(by: dataOffset + info.offset)
     }
 
+    /// Releases the resident pages of `count` bytes at `start` (inside this file's data) when the file is
+    /// memory-mapped (`MappedFile.releasePages`); nothing for a file parsed from memory.
+    public func releasePages(_ start: UnsafeRawPointer, count: Int) {
+        if case .mapped(let m) = storage { m.releasePages(start, count: count) }
+    }
+
     /// Every byte of the file, valid while this object lives (hashed to identify a LoRA adapter).
     public var bytes: UnsafeRawBufferPointer { storage.bytes }
 

@@ -48,6 +48,18 @@ public final class MappedFile: @unchecked Sendable {
     /// The mapped bytes.
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
+    /// Drops the resident pages wholly inside `start ..< start + count` (a range of this mapping) from the
+    /// process: a later read faults them back in from the file (the mapping is read-only and private, so
+    /// nothing is lost). Used after a tensor has been repacked into heap memory.
+    public func releasePages(_ start: UnsafeRawPointer, count: Int) {
+        guard let base, count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = (start - base + page - 1) / page * page
+        let hi = min(start - base + count, self.count) / page * page
+        guard lo >= 0, hi > lo else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + lo), hi - lo, MADV_DONTNEED)
+    }
+
     deinit {
         if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
     }

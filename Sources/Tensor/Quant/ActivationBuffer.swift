@@ -72,8 +72,9 @@ public final class ActivationBuffer: @unchecked Sendable {
         packed.deallocate()
     }
 
-    /// x is [rows, n] row-major f32. n is a multiple of the weight type's block size.
-    public func prepare(for weightType: GGMLType, x: UnsafePointer<Float>, rows: Int, n: Int) {
+    /// x is [rows, n] row-major f32. n is a multiple of the weight type's block size. With a `pool`, the rows
+    /// are converted on its threads (each row alone, so the bytes are the same either way).
+    public func prepare(for weightType: GGMLType, x: UnsafePointer<Float>, rows: Int, n: Int, pool: ThreadPool? = nil) {
         let format = ActivationFormat(weightType: weightType)
         precondition(rows >= 0 && n >= 0, "ActivationBuffer.prepare: negative shape")
         precondition(n % weightType.blockSize == 0, "ActivationBuffer.prepare: n = \(n) is not a multiple of \(weightType.blockSize)")
@@ -85,23 +86,27 @@ public final class ActivationBuffer: @unchecked Sendable {
         self.rowBytes = rowBytes
         // The C quantizers are bit-identical to ActivationQuant (QuantActivationTests checks it).
         let simd = KernelPath.best != .scalar
-        for t in 0..<rows {
-            let src = x + t * n
-            let dst = data + t * rowBytes  // [rowBytes] for token t
-            switch format {
-            case .f32: dst.copyMemory(from: src, byteCount: n * 4)
-            case .q8_0 where simd: ck_quantize_q8_0(src, dst, Int32(n / BlockLayout.qk32))
-            case .q8_K where simd: ck_quantize_q8_K(src, dst, Int32(n / BlockLayout.qkK))
-            case .q8_0: ActivationQuant.q8_0(src, dst, count: n)
-            case .q8_K: ActivationQuant.q8_K(src, dst, count: n)
+        let data = self.data
+        let convert = { (range: Range<Int>) in
+            for t in range {
+                let src = x + t * n
+                let dst = data + t * rowBytes  // [rowBytes] for token t
+                switch format {
+                case .f32: dst.copyMemory(from: src, byteCount: n * 4)
+                case .q8_0 where simd: ck_quantize_q8_0(src, dst, Int32(n / BlockLayout.qk32))
+                case .q8_K where simd: ck_quantize_q8_K(src, dst, Int32(n / BlockLayout.qkK))
+                case .q8_0: ActivationQuant.q8_0(src, dst, count: n)
+                case .q8_K: ActivationQuant.q8_K(src, dst, count: n)
+                }
             }
         }
-        pack()
+        if let pool, rows > 1 { pool.parallelFor(rows, granularity: 4, convert) } else { convert(0..<rows) }
+        pack(pool: pool)
     }
 
     /// Repacks the converted rows for `ck_gemm` (unsigned quants, f32 scales; layout in ck_gemm_internal.h).
     /// NOTE: done here, once per prepare, because `MatMul.compute` runs on many threads that only read.
-    private func pack() {
+    private func pack(pool: ThreadPool?) {
         packedRowBytes = 0
         guard format != .f32, KernelPath.best != .scalar else { return }
         let kquant: Int32 = format == .q8_K ? 1 : 0
@@ -113,9 +118,11 @@ public final class ActivationBuffer: @unchecked Sendable {
             packedCapacity = max(total, packedCapacity * 2)
             packed = UnsafeMutableRawPointer.allocate(byteCount: packedCapacity, alignment: 64)
         }
-        for t in 0..<rows {
-            ck_pack_act(kquant, data + t * rowBytes, Int32(blocks), packed + t * bytes)
+        let (data, rowBytes, packed) = (self.data, self.rowBytes, self.packed)
+        let pack = { (range: Range<Int>) in
+            for t in range { ck_pack_act(kquant, data + t * rowBytes, Int32(blocks), packed + t * bytes) }
         }
+        if let pool, rows > 1 { pool.parallelFor(rows, granularity: 4, pack) } else { pack(0..<rows) }
         packedRowBytes = bytes
     }
 

@@ -73,6 +73,21 @@ public enum MatMul {
         }
     }
 
+    /// `compute` over repacked weights (`ck_gemm_r16`, one kernel for every token count, so the result of a row
+    /// is the same whatever else shares the call). `rows.lowerBound` must be a multiple of 16 (ThreadPool's
+    /// `parallelFor` with a granularity of 16 guarantees it).
+    public static func compute(_ w: RepackedWeights, rows: Range<Int>, act: ActivationBuffer,
+                               out: UnsafeMutablePointer<Float>, outStride: Int) {
+        precondition(act.format == ActivationFormat(weightType: w.type), "MatMul.compute: activations prepared as \(act.format)")
+        precondition(act.n == w.cols, "MatMul.compute: activations have n = \(act.n), weights n = \(w.cols)")
+        precondition(rows.lowerBound % 16 == 0 && rows.upperBound <= w.rows, "MatMul.compute: rows \(rows) of \(w.rows)")
+        precondition(act.rows <= 1 || outStride >= rows.upperBound, "MatMul.compute: outStride too small")
+        precondition(act.packedRowBytes > 0, "MatMul.compute: activations not packed")
+        guard act.rows > 0, !rows.isEmpty, let kind = gemmKind(w.type) else { return }
+        ck_gemm_r16(kind, w.data, Int32(w.cols / w.type.blockSize), Int32(rows.lowerBound), Int32(rows.count),
+                    act.data, act.rowBytes, act.packed, act.packedRowBytes, Int32(act.rows), out, outStride)
+    }
+
     /// Smallest token count that takes the tiled `ck_gemm` path on every type: 1, for batch invariance (see
     /// `compute`; QuantMatMulTests checks it bit for bit). T = 1 used the per-row AVX2 dots before.
     static let gemmMinTokens = 1
