@@ -59,7 +59,7 @@ struct InferenceEngineTests {
                 let out = try await Self.collect(engine!.submit(Self.greedy(Self.prompt(20, seed: UInt64(i)), max: 3)))
                 #expect(out.tokens.count == 3)
             }
-            engine = nil   // deinit: before the unowned(unsafe) capture this trapped in the engine thread
+            engine = nil   // deinit shuts the loop down (the thread once trapped on an unowned self here)
         }
     }
 
