@@ -32,6 +32,19 @@ struct ToolCallScannerTests {
         return calls
     }
 
+    @Test("whitespace the grammar allows between the arguments and the closing tag still ends the block")
+    func tailWithWhitespace() {
+        for tail in ["}\n</tool_call>", " }\n</tool_call>", "}</tool_call>", "\n}\n</tool_call>"] {
+            var scanner = ToolCallScanner()
+            var deltas: [JSONValue] = []
+            for ch in "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {\"zone\": \"Paris\"}\(tail)" {
+                deltas += scanner.feed(String(ch))
+            }
+            #expect(scanner.isComplete, "\(tail.debugDescription)")
+            #expect(Self.collect(deltas).map(\.arguments) == [#"{"zone": "Paris"}"#])
+        }
+    }
+
     @Test("blocks cut at every two split points give the same calls")
     func everySplit() {
         let chars = Array(Self.text)

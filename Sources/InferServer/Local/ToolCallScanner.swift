@@ -15,7 +15,7 @@ struct ToolCallScanner: Sendable {
 
     private static let headerStart = "<tool_call>\n{\"name\": "
     private static let headerEnd = ", \"arguments\": "
-    private static let tail = "}" + "\n</tool_call>"
+    private static let closeTag = "</tool_call>"
 
     private var phase = Phase.header
     /// Text not yet consumed by the header or tail matcher.
@@ -75,10 +75,12 @@ struct ToolCallScanner: Sendable {
                 rest = rest[cut...]
                 phase = done ? .tail : .arguments(depth: depth, inString: inString, escaped: escaped)
             case .tail:
+                // Up to the end of the block's closing tag, whatever whitespace the grammar let the model put
+                // between the arguments and it (`} }`, `}\n</tool_call>`).
                 unparsed += rest
                 rest = ""
-                if unparsed.count >= Self.tail.count {
-                    rest = Substring(unparsed.dropFirst(Self.tail.count))
+                if let end = unparsed.range(of: Self.closeTag) {
+                    rest = unparsed[end.upperBound...]
                     unparsed = ""
                     phase = .header
                 }
