@@ -66,18 +66,31 @@ actor BatchRunner {
 
     /// OpenAI's cancel: a queued batch is cancelled at once; a running one goes to `cancelling`, its requests in
     /// flight finish, and it ends `cancelled` with what was done. Throws for a batch that already ended.
+    ///
+    /// NOTE: the decisions are taken without a suspension between the check and the state change (the actor is
+    /// reentrant at every `await`): a running batch is flagged before anything is saved; a batch that is
+    /// neither running nor queued is read again, since it may have finished while this call waited.
     func cancel(_ id: BatchObjectID) async throws -> BatchRecord {
         guard var batch = await store.batch(id) else { throw BatchRunnerError.notFound }
         guard !batch.status.isTerminal else { throw BatchRunnerError.alreadyEnded(batch.status) }
-        if batch.status == .cancelling { return batch }
-        batch.status = .cancelling
-        batch.cancellingAt = Self.now()
-        try await store.save(batch)
+        if batch.status == .cancelling || cancelRequested[id.description] != nil { return batch }
+        let now = Self.now()
         if current == id {
-            cancelRequested[id.description] = batch.cancellingAt
+            cancelRequested[id.description] = now
+            batch.status = .cancelling
+            batch.cancellingAt = now
+            try await store.save(batch)   // the runner's next save keeps `cancelling`; its last one ends it
             return batch
         }
-        queue.removeAll { $0 == id }
+        if queue.contains(id) {
+            queue.removeAll { $0 == id }
+        } else if let fresh = await store.batch(id) {
+            guard !fresh.status.isTerminal else { throw BatchRunnerError.alreadyEnded(fresh.status) }
+            batch = fresh
+        }
+        batch.status = .cancelling
+        batch.cancellingAt = now
+        try await store.save(batch)
         return try await end(batch, as: .cancelled)
     }
 
