@@ -57,8 +57,8 @@ public enum Caller: Sendable, Equatable {
     /// Whether the caller may see and act on a Batch API file or batch owned by `owner` (its creator's
     /// `spendID`): the master key (or anyone on an open server) every object, a virtual key its own only.
     public func mayAccess(owner: String) -> Bool {
-        guard case .key(let own) = self else { return true }
-        return APIKeyStore.constantTimeEqual(Array(APIKeyStore.hashedToken(own.key).utf8), Array(owner.utf8))
+        guard case .key = self else { return true }
+        return APIKeyStore.constantTimeEqual(Array(spendID.utf8), Array(owner.utf8))
     }
 
     /// Whether the caller may use model group `model` (a key with an empty `models` list may use all).

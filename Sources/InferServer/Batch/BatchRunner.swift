@@ -24,6 +24,10 @@ actor BatchRunner {
     private var current: BatchObjectID?
     /// The batch being run, with its live counts.
     private var active: BatchRecord?
+    /// When `active` was last saved: its counts are saved at most once per `saveInterval` (they are derived
+    /// from the results log again on resume), not once per request.
+    private var lastSave = ContinuousClock.now
+    static let saveInterval = Duration.seconds(1)
     /// Running batches asked to cancel, with the time they were asked.
     private var cancelRequested: [String: Int] = [:]
     private var stopped = false
@@ -215,7 +219,7 @@ actor BatchRunner {
         }
     }
 
-    /// Appends one answer to the results log and saves the live counts (not after `stop()`).
+    /// Appends one answer to the results log and updates the live counts (not after `stop()`).
     private func record(_ answer: BatchAnswer, customID: String, batch id: BatchObjectID) async {
         guard !stopped, case .done(let status, let body) = answer, var batch = active else { return }
         let line = BatchResultLine.response(customID: customID, statusCode: status,
@@ -223,12 +227,16 @@ actor BatchRunner {
         do {
             try await store.appendResult(id, line: line)
             if (200..<300).contains(status) { batch.counts.completed += 1 } else { batch.counts.failed += 1 }
-            if let asked = cancelRequested[id.description] {
+            let asked = cancelRequested[id.description]
+            if let asked {
                 batch.status = .cancelling
                 batch.cancellingAt = asked
             }
             active = batch
-            try await store.save(batch)
+            if asked != nil || ContinuousClock.now - lastSave >= Self.saveInterval {
+                lastSave = .now
+                try await store.save(batch)
+            }
         } catch {
             logger.error("batch \(id): cannot record \(customID): \(error)")
         }

@@ -224,7 +224,7 @@ struct GatewayRoute: Sendable {
     /// log, the spend log and the key's spend).
     private func respond(_ routed: RoutedResult, _ r: GatewayRequest, _ a: Admission, lookup: CacheLookup?,
                          wire: AnswerWire, start: Double, logger: Logger) async -> Response {
-        let cache = gateway.cache, limiter = gateway.limiter, key = a.key, gateway = gateway
+        let cache = gateway.cache, route = self
         switch routed.result {
         case .response(let json):
             let pairs = await settle(json, routed, r, a, lookup: lookup, start: start, logger: logger)
@@ -242,22 +242,16 @@ struct GatewayRoute: Sendable {
                     assembled = assembled?.settingField("usage", usage)
                 }
                 if let cache, let lookup, let assembled { await cache.store(lookup, response: assembled) }
-                if let key, case .int(let tokens)? = usage?["total_tokens"] {
-                    await limiter.charge(key, tokens: tokens)
-                }
-                _ = await gateway.recordAnswer(r, caller: a.caller, routed: routed, id: sent.first?["id"]?.stringField,
-                                               usage: usage, start: start, logger: logger)
+                _ = await route.account(usage: usage, id: sent.first?["id"]?.stringField, routed, r, a, start: start,
+                                        logger: logger)
             }
             // A stream that ends early (client gone, upstream failure) is charged what it delivered.
             let tokenizer = server.local?.tokenizer, body = r.fields.object
             let chargePartial: @Sendable ([JSONValue]) async -> Void = { sent in
                 let usage = tap.usage ?? StreamUsageEstimate.usage(body: body, sent: sent, tokenizer: tokenizer)
-                if let key, case .int(let tokens)? = usage["total_tokens"] {
-                    await limiter.charge(key, tokens: tokens)
-                }
                 logger.warning("stream ended early: charging \(tap.usage == nil ? "estimated" : "reported") usage \(usage.serialized())")
-                _ = await gateway.recordAnswer(r, caller: a.caller, routed: routed, id: sent.first?["id"]?.stringField,
-                                               usage: usage, start: start, logger: logger)
+                _ = await route.account(usage: usage, id: sent.first?["id"]?.stringField, routed, r, a, start: start,
+                                        logger: logger)
             }
             return server.events(chunks, headers: headers, encoding: wire.encoding, logger: logger, onComplete: store,
                                  onIncomplete: chargePartial)
@@ -269,16 +263,24 @@ struct GatewayRoute: Sendable {
     func settle(_ json: JSONValue, _ routed: RoutedResult, _ r: GatewayRequest, _ a: Admission, lookup: CacheLookup?,
                 start: Double, logger: Logger) async -> [(String, String)] {
         if let cache = gateway.cache, let lookup { await cache.store(lookup, response: json) }
-        if let key = a.key, case .int(let tokens)? = json["usage"]?["total_tokens"] {
-            await gateway.limiter.charge(key, tokens: tokens)
-        }
-        let priced = await gateway.recordAnswer(r, caller: a.caller, routed: routed, id: json["id"]?.stringField,
-                                                usage: json["usage"], start: start, logger: logger)
+        let priced = await account(usage: json["usage"], id: json["id"]?.stringField, routed, r, a, start: start,
+                                   logger: logger)
         var pairs = (lookup?.headers ?? []) + routed.headers + [(Self.costHeader, priced.cost.description)]
         if routed.cascadeTier != nil {
             pairs.append((Self.cascadeSavedHeader, (priced.saved[.cascadeLowerTier] ?? .zero).description))
         }
         return pairs
+    }
+
+    /// Charges an answer's tokens to the key's tpm and prices and records it: the one place for JSON answers
+    /// and streams, complete or cut short.
+    func account(usage: JSONValue?, id: String?, _ routed: RoutedResult, _ r: GatewayRequest, _ a: Admission,
+                 start: Double, logger: Logger) async -> CostAttribution {
+        if let key = a.key, case .int(let tokens)? = usage?["total_tokens"] {
+            await gateway.limiter.charge(key, tokens: tokens)
+        }
+        return await gateway.recordAnswer(r, caller: a.caller, routed: routed, id: id, usage: usage, start: start,
+                                          logger: logger)
     }
 
     /// LiteLLM's response header with the request's price in USD.
