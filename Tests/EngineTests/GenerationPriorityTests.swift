@@ -18,7 +18,7 @@ struct GenerationPriorityTests {
             return r
         }
         let order = Order()
-        let a = engine.submit(request(1, .background, max: 24))
+        let a = engine.submit(request(1, .background, max: 1500))   // long: still running when B and C queue
         let (started, signal) = AsyncStream<Void>.makeStream()
         let runA = Task {
             var first = true
