@@ -96,6 +96,8 @@ import Testing
         ("router_settings: {prefix_cache_threshold: 1.5}", "router_settings.prefix_cache_threshold: must be between 0 and 1, got 1.5"),
         ("router_settings: {prefix_balance_abs_threshold: -1}",
          "router_settings.prefix_balance_abs_threshold: expected an integer from 0 to 1000000, got -1"),
+        ("router_settings: {prefix_match_tolerance: -0.1}",
+         "router_settings.prefix_match_tolerance: must be between 0 and 1, got -0.1"),
         ("router_settings: {prefix_balance_rel_threshold: 0.5}",
          "router_settings.prefix_balance_rel_threshold: must be between 1 and 1000000, got 0.5"),
         ("router_settings: {prefix_tree_max_bytes: 10}",
@@ -133,11 +135,11 @@ import Testing
         let yaml = """
             router_settings: {routing_strategy: prefix-aware, prefix_cache_threshold: 0.3, prefix_balance_abs_threshold: 4,
                               prefix_balance_rel_threshold: 2, prefix_tree_max_bytes: 65536, sticky_sessions: true,
-                              sticky_sessions_max: 10}
+                              sticky_sessions_max: 10, prefix_match_tolerance: 0.1}
             """
         let (config, warnings) = try GatewayConfig.parse(yaml: yaml, environment: [:])
         let r = config.routerSettings
-        #expect(warnings.isEmpty)
+        #expect(warnings.isEmpty && r.prefixMatchTolerance == 0.1)
         #expect(r.routingStrategy == .prefixAware && r.prefixCacheThreshold == 0.3 && r.prefixBalanceAbsThreshold == 4)
         #expect(r.prefixBalanceRelThreshold == 2 && r.prefixTreeMaxBytes == 65536 && r.stickySessions && r.stickySessionsMax == 10)
     }

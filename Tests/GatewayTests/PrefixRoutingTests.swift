@@ -108,6 +108,23 @@ import Testing
         let empty = Self.choose([C(load: 0, matched: 0, treeSize: 0), C(load: 0, matched: 0, treeSize: 0)], text: 0)
         #expect(empty.0 == [0, 1] && empty.1 == .spread)
     }
+
+    @Test func matchesWithinTheToleranceShareTheLoad() {
+        // A hot prefix on two deployments: 1 000 bytes of text, 2 % tolerance = 20 bytes of slack.
+        func choose(_ c: [C], tolerance: Double) -> [Int] {
+            PrefixAwareSelection.choose(c, textBytes: 1000, cacheThreshold: 0.5, matchTolerance: tolerance,
+                                        balanceAbs: 8, balanceRel: 1.5).indices
+        }
+        let hot = [C(load: 2, matched: 990, treeSize: 5), C(load: 1, matched: 975, treeSize: 9)]
+        #expect(choose(hot, tolerance: 0.02) == [1])          // 15 bytes shorter, less busy: it wins
+        #expect(choose(hot, tolerance: 0) == [0])             // without tolerance the longest match wins
+        // 25 bytes shorter is past the slack: the longest match wins though it is busier.
+        #expect(choose([C(load: 2, matched: 990, treeSize: 5), C(load: 1, matched: 965, treeSize: 9)], tolerance: 0.02) == [0])
+        // Equally busy within the slack: the longer match.
+        #expect(choose([C(load: 1, matched: 980, treeSize: 5), C(load: 1, matched: 990, treeSize: 9)], tolerance: 0.02) == [1])
+        // An idle deployment without the prefix does not join (only load balance sends work there).
+        #expect(choose([C(load: 3, matched: 600, treeSize: 5), C(load: 0, matched: 0, treeSize: 9)], tolerance: 0.02) == [0])
+    }
 }
 
 @Suite struct StickySessionsTests {

@@ -6,8 +6,11 @@ two real `infer serve` instances (one thread each, a small KV cache) as `openai/
   through each strategy; the share of prompt tokens the instances served from their prefix caches (their own
   `usage.prompt_tokens_details.cached_tokens`, passed through the gateway) is clearly higher with prefix-aware,
   because each instance keeps half the documents instead of every instance cycling through all of them;
+- a hot prefix (one system prompt, concurrent clients) ends up on both instances, which share its load;
 - sticky sessions (`x-session-id`, `user`) and the bound on the header.
 """
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 
@@ -125,6 +128,34 @@ def test_prefix_aware_caches_clearly_more_than_simple_shuffle(gw_prefix, gw_shuf
     # simple-shuffle measured 0.14 and 0.33 here (each repeat lands on the instance holding it half the time, and
     # LRU drops it when every instance cycles through all 8 documents); prefix-aware 0.63 both times.
     assert prefix_share >= shuffle_share + 0.15
+
+
+def test_a_hot_prefix_is_shared_by_both_instances(gw_prefix, instances):
+    """One long system prompt, 4 concurrent clients: while the first instance computes it, its queue passes
+    `prefix_balance_abs_threshold` (2), so the next request goes to the idle instance; from then on both trees hold
+    the prompt (matches within `prefix_match_tolerance`) and the less busy instance takes each request."""
+    reset(instances)
+    system = license_text()[40_000:41_500]
+
+    def one(m):
+        body = {"model": "gemma", "max_tokens": 4, "temperature": 0,
+                "messages": [{"role": "system", "content": system},
+                             {"role": "user", "content": f"Summarise clause {m % 9 + 1} in one sentence. ({m})"}]}
+        r = httpx.post(f"{gw_prefix.url}/v1/chat/completions", json=body, timeout=300)
+        assert r.status_code == 200, r.text
+        usage = r.json()["usage"]
+        return r.headers["x-litellm-model-id"], usage["prompt_tokens"], usage["prompt_tokens_details"]["cached_tokens"]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(one, range(24)))
+    per = {}
+    for deployment, _, _ in results:
+        per[deployment] = per.get(deployment, 0) + 1
+    share = sum(c for _, _, c in results) / sum(p for _, p, _ in results)
+    print(f"requests per instance {per}, cached share {share:.3f}")
+    assert len(per) == 2 and min(per.values()) >= 4, per
+    # Each instance computes the prompt about once; a single instance would reach about 0.9 here.
+    assert share >= 0.6
 
 
 def test_sticky_sessions(gw_shuffle):

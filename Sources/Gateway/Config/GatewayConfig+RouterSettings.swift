@@ -73,6 +73,11 @@ extension GatewayConfig {
                 guard (0...1).contains(settings.prefixCacheThreshold) else {
                     throw ConfigError("\(p): must be between 0 and 1, got \(settings.prefixCacheThreshold)")
                 }
+            case "prefix_match_tolerance":
+                settings.prefixMatchTolerance = try reader.double(value, p) ?? settings.prefixMatchTolerance
+                guard (0...1).contains(settings.prefixMatchTolerance) else {
+                    throw ConfigError("\(p): must be between 0 and 1, got \(settings.prefixMatchTolerance)")
+                }
             case "prefix_balance_abs_threshold":
                 settings.prefixBalanceAbsThreshold = try reader.int(value, p) ?? settings.prefixBalanceAbsThreshold
                 guard (0...1_000_000).contains(settings.prefixBalanceAbsThreshold) else {

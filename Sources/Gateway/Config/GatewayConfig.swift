@@ -151,8 +151,14 @@ public struct RouterSettings: Sendable {
     /// `prefix-aware`: the share of the request text a deployment's tree must match for the request to go
     /// there (below it: the deployment that has seen the least text).
     public var prefixCacheThreshold = 0.5
+    /// `prefix-aware`: deployments whose match is at most this share of the request text shorter than the
+    /// longest match count as holding the prefix too, and the least busy of them wins (once a hot prefix is on
+    /// several deployments, they share its load).
+    public var prefixMatchTolerance = 0.02
     /// `prefix-aware`: load balance wins when the in-flight counts differ by more than this many requests ...
-    public var prefixBalanceAbsThreshold = 8
+    /// (2, not SGLang's 32: a CPU instance is saturated by a few concurrent requests, so a queue of 3 behind a
+    /// cached prefix already costs more than computing the prefix on an idle instance; bench/cluster.)
+    public var prefixBalanceAbsThreshold = 2
     /// ... and the busiest deployment has more than this multiple of the least busy one's.
     public var prefixBalanceRelThreshold = 1.5
     /// `prefix-aware`: bytes of request text remembered per deployment (least recently routed text goes first).
