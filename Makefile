@@ -25,7 +25,7 @@ serve: deps models build
 # Wall-clock-sensitive suites (request deadlines, upstream timeouts, "refused within a second" bounds, Redis
 # breaker timings) run in a second pass of their own: in one parallel run the CPU-heavy suites (real-model
 # generation, grammar masks over Gemma's vocabulary, reference logits) starve them on a 2-core machine.
-TIMED_SUITES := \.(LimitsTests|RouterTests|PrefixRouterTests|UtilityRouteTests|ProviderTests|RedisKVBlockStoreTests|CacheRedisTests|RedisClientTests|RedisClusterTests|RedisClusterKVBlockStoreTests|EmbeddingTests|TokenizerReferenceTests|GrammarMatcherTests|GGUFMalformedTests|LatencyStoreTests)/
+TIMED_SUITES := \.(LimitsTests|AuthTests|RouterTests|PrefixRouterTests|UtilityRouteTests|ProviderTests|RedisKVBlockStoreTests|CacheRedisTests|RedisClientTests|RedisClusterTests|RedisClusterKVBlockStoreTests|EmbeddingTests|TokenizerReferenceTests|GrammarMatcherTests|GGUFMalformedTests|LatencyStoreTests)/
 
 test: deps models
 	scripts/check-alert-rules
