@@ -20,10 +20,11 @@ struct StreamUsageEstimateTests {
     @Test("without a tokenizer: 4 bytes per token, rounded up, over the messages' text and what was sent")
     func bytes() {
         let usage = StreamUsageEstimate.usage(body: Self.body, sent: Self.sent, tokenizer: nil)
-        // Prompt "You are brief.\nHello there\n" = 27 bytes -> 7; completion "Hi friend{"a":1}" = 16 bytes -> 4.
-        #expect(usage["prompt_tokens"] == 7)
+        // Prompt "You are brief.\nHello there\n" = 27 bytes -> 7, plus the framing of 2 messages (3 each) and
+        // the reply's start (3) = 16; completion "Hi friend{"a":1}" = 16 bytes -> 4.
+        #expect(usage["prompt_tokens"] == 16)
         #expect(usage["completion_tokens"] == 4)
-        #expect(usage["total_tokens"] == 11)
+        #expect(usage["total_tokens"] == 20)
     }
 
     @Test("with the local tokenizer: its token counts; a completions prompt and text chunks too")

@@ -6,13 +6,15 @@ import Gateway
 /// failed mid-answer): the work done is still charged, so a client cannot spend past its budget by closing
 /// every stream just before the end. Counted with the local model's tokenizer when the server has one (exact
 /// for the local engine's output text, an approximation for a remote model's), else at 4 bytes per token
-/// (rounded up). Prompt: the text of every message (or the prompt); completion: the text and tool-call
-/// arguments the client was sent.
+/// (rounded up). Prompt: the text of every message plus the chat template's framing, counted as OpenAI's
+/// cookbook does (`num_tokens_from_messages`: 3 tokens per message, 3 more for the reply's start), or the
+/// prompt; completion: the text and tool-call arguments the client was sent.
 enum StreamUsageEstimate {
     static func usage(body: JSONValue, sent: [JSONValue], tokenizer: (any Tokenizer)?) -> JSONValue {
-        var prompt = ""
+        var prompt = "", framing = 0
         if case .array(let messages)? = body["messages"] {
             for m in messages { prompt += text(m["content"]) + "\n" }
+            framing = 3 * messages.count + 3
         } else {
             prompt = text(body["prompt"])
         }
@@ -28,7 +30,7 @@ enum StreamUsageEstimate {
                 }
             }
         }
-        let p = count(prompt, tokenizer), c = count(completion, tokenizer)
+        let p = count(prompt, tokenizer) + framing, c = count(completion, tokenizer)
         return .object([("prompt_tokens", .int(p)), ("completion_tokens", .int(c)), ("total_tokens", .int(p + c))])
     }
 
