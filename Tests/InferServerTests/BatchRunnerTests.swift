@@ -122,6 +122,29 @@ struct BatchRunnerTests {
         #expect(try await Self.lines(store, done.outputFileID).compactMap(BatchResultLine.customID) == ["a", "c"])
     }
 
+    @Test("a timed-out request (408) runs again up to twice; the third timeout is recorded")
+    func timeoutsRunAgain() async throws {
+        let (store, runner, script, batch, dir) = try await Self.setUp(["slow", "late", "ok"])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let timeout: JSONValue = ["error": ["message": "timed out", "code": "request_timeout"]]
+        script.answer = { line, attempt in
+            switch (line.customID, attempt) {
+            case ("slow", 1), ("slow", 2): .done(status: 408, body: timeout)     // answered on the third run
+            case ("late", _): .done(status: 408, body: timeout)                  // never in time
+            default: .done(status: 200, body: ["ok": true])
+            }
+        }
+        await runner.submit(batch.id)
+        let done = try await Self.wait(store, batch.id) { $0.status.isTerminal }
+        #expect(script.calls.filter { $0 == "slow" }.count == 3)
+        #expect(script.calls.filter { $0 == "late" }.count == 1 + BatchRunner.timeoutRetries)
+        #expect(script.calls.filter { $0 == "ok" }.count == 1)
+        #expect(done.counts == BatchRequestCounts(total: 3, completed: 2, failed: 1))
+        let errors = try await Self.lines(store, done.errorFileID)
+        #expect(errors.compactMap(BatchResultLine.customID) == ["late"])
+        #expect(errors.first?["response"]?["status_code"] == 408)
+    }
+
     @Test("cancel: requests in flight finish, nothing new starts, the batch ends cancelled with what was done")
     func cancels() async throws {
         let ids = (0..<10).map { "q\($0)" }

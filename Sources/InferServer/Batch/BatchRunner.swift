@@ -8,7 +8,9 @@ import Logging
 /// Every finished request is appended to the batch's results log before the next count is saved, so a crash
 /// or restart loses at most the requests in flight: `start()` resumes every batch that was not finished,
 /// skipping the requests already in the log. A request that could not run yet (429 / 503) is retried, never
-/// recorded as failed; after `stop()` nothing more is launched or recorded (the engine is going down, its
+/// recorded as failed; one that timed out (408: background work waits behind every interactive request, so
+/// under load it can outlive `--request-deadline`) runs again up to `timeoutRetries` times before its 408 is
+/// recorded; after `stop()` nothing more is launched or recorded (the engine is going down, its
 /// errors are not answers), so those requests run again on the next start.
 ///
 /// The owner is stored as `Caller.spendID` and resolved again through `resolveOwner` when the batch runs:
@@ -28,6 +30,9 @@ actor BatchRunner {
     /// from the results log again on resume), not once per request.
     private var lastSave = ContinuousClock.now
     static let saveInterval = Duration.seconds(1)
+    /// Extra runs of a request that timed out, and the pause before each.
+    static let timeoutRetries = 2
+    static let timeoutPause = Duration.seconds(1)
     /// Running batches asked to cancel, with the time they were asked.
     private var cancelRequested: [String: Int] = [:]
     private var stopped = false
@@ -201,11 +206,19 @@ actor BatchRunner {
                     }
                     let line = queue.removeFirst()
                     group.addTask { [weak self] in
+                        var timeouts = 0
                         while !Task.isCancelled {
                             let answer = await execute(line, caller)
-                            guard case .retry(let after, _) = answer else { return (line.customID, answer) }
+                            let pause: Duration
+                            switch answer {
+                            case .retry(let after, _): pause = .seconds(after)
+                            case .done(408, _) where timeouts < Self.timeoutRetries:
+                                timeouts += 1
+                                pause = Self.timeoutPause
+                            case .done: return (line.customID, answer)
+                            }
                             guard let self, await self.mayRetry(id) else { break }
-                            try? await Task.sleep(for: .seconds(after))
+                            try? await Task.sleep(for: pause)
                         }
                         return (line.customID, nil)
                     }
