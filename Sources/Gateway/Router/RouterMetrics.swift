@@ -84,7 +84,8 @@ actor RouterState {
             }
             let (indices, reason) = PrefixAwareSelection.choose(
                 facts, textBytes: text.count, cacheThreshold: settings.prefixCacheThreshold,
-                matchTolerance: settings.prefixMatchTolerance, balanceAbs: settings.prefixBalanceAbsThreshold, balanceRel: settings.prefixBalanceRelThreshold)
+                matchTolerance: settings.prefixMatchTolerance, balanceAbs: settings.prefixBalanceAbsThreshold,
+                balanceRel: settings.prefixBalanceRelThreshold)
             let chosen = candidates[tieBreak(indices)]
             metrics[chosen.id]?.prefixRouted[reason.rawValue, default: 0] += 1
             return chosen
