@@ -100,6 +100,8 @@ AVX512 static void load_rows(const void *const *blk, int firstBlock, int format,
             for (int c = 0; c < 4; c++) S[g * KT + j0 + c] = hsum16(acc[g][c]) * scale;                    \
     }
 DEFINE_QK(4)
+DEFINE_QK(3)
+DEFINE_QK(2)
 DEFINE_QK(1)
 
 // O[g][d0 ..< d0+64] = O[g][..] * alpha[g] + Σ_{j in [ja, jb)} P[g][j] V[j][..] for G vectors: per element
@@ -128,6 +130,8 @@ DEFINE_QK(1)
             for (int c = 0; c < 4; c++) _mm512_storeu_ps(ov[g] + d0 + 16 * c, acc[g][c]);                  \
     }
 DEFINE_PV(4)
+DEFINE_PV(3)
+DEFINE_PV(2)
 DEFINE_PV(1)
 
 // Online-softmax step of one vector over the tile: columns outside [a, b) are masked; returns p in S (the
@@ -199,8 +203,12 @@ AVX512 void ck_flash_attend(const float *q, long qRowStride, int rows, int heads
                 ov[g] = out + (size_t)i * outRowStride + (size_t)h * hd;
             }
             for (int j0 = ra; j0 < rb; j0 += 4) {
-                if (G == 4) qk_4(qv, Kt, hd, j0, scale, S);
-                else for (int g = 0; g < G; g++) qk_1(qv + g, Kt, hd, j0, scale, S + g * KT);
+                switch (G) {
+                case 4: qk_4(qv, Kt, hd, j0, scale, S); break;
+                case 3: qk_3(qv, Kt, hd, j0, scale, S); break;
+                case 2: qk_2(qv, Kt, hd, j0, scale, S); break;
+                default: qk_1(qv, Kt, hd, j0, scale, S); break;
+                }
             }
             for (int g = 0; g < G; g++) {
                 const int i = (v0 + g) / heads;
@@ -209,8 +217,12 @@ AVX512 void ck_flash_attend(const float *q, long qRowStride, int rows, int heads
                 softmax_step(S + g * KT, a, b, mrun + v0 + g, lrun + v0 + g, alpha + g);
             }
             for (int d0 = 0; d0 < hd; d0 += 64) {
-                if (G == 4) pv_4(ov, alpha, S, Vt, hd, ra, rb, d0);
-                else for (int g = 0; g < G; g++) pv_1(ov + g, alpha + g, S + g * KT, Vt, hd, ra, rb, d0);
+                switch (G) {
+                case 4: pv_4(ov, alpha, S, Vt, hd, ra, rb, d0); break;
+                case 3: pv_3(ov, alpha, S, Vt, hd, ra, rb, d0); break;
+                case 2: pv_2(ov, alpha, S, Vt, hd, ra, rb, d0); break;
+                default: pv_1(ov, alpha, S, Vt, hd, ra, rb, d0); break;
+                }
             }
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import NumericCore
+import Tensor
 import Testing
 @testable import Engine
 
@@ -22,13 +23,13 @@ struct FlashAttentionBatchTests {
             let model = Transformer(config: config, weights: try ModelWeights(file: file, config: config), maxBatch: 64)
             let bs = 16
             let lengths = [600, 90], extra = [7, 5]
-            let pool = KVPool(layerCount: config.layerCount, kvDim: config.kvDim, blockSize: bs, blockCount: 50,
+            let pool = KVPool(layerCount: config.layerCount, kvDim: config.kvDim, blockSize: bs, blockCount: 80,
                               dtype: dtype)
             // Block tables interleaved in the pool (sequence 0 on even blocks, 1 on odd ones).
             let tables = (0..<2).map { s in
                 BlockTable(blocks: (0..<((lengths[s] + extra[s] + bs - 1) / bs)).map { Int32(2 * $0 + s) }, count: 0)
             }
-            let prompts = (0..<2).map { tokens(lengths[$0] + extra[$0], seed: $0) }
+            let prompts = (0..<2).map { Self.tokens(lengths[$0] + extra[$0], seed: $0) }
             // Prefill both prompts in 64-row chunks (not compared).
             for s in 0..<2 {
                 var p = 0
