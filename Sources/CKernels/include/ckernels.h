@@ -11,6 +11,8 @@ int ck_has_avx2(void);
 
 /// Returns 1 when the CPU also supports AVX-512 VNNI + VL (the `vpdpbusd` variants), 0 otherwise.
 int ck_has_avx512vnni(void);
+/// 1 when the CPU (and OS) run AVX-512F code, with AVX2, FMA and F16C: ck_flash_attend's precondition.
+int ck_has_avx512f(void);
 
 // ---------------------------------------------------------------------------------------------
 // Per-row dot products: weight row in its GGUF block format times one prepared activation row.
@@ -125,6 +127,22 @@ void ck_vattend_f16(const float *q, int hn, int hd, const uint16_t *const *kblk,
 /// `stride` in elements (a multiple of 32); each block pointer at a multiple of 32 elements of its row.
 void ck_vattend_q8_0(const float *q, int hn, int hd, const void *const *kblk, const void *const *vblk, int bs,
                      int stride, int lo, int count, float scale, float *scores, float *out);
+/// Positions per K/V tile of ck_flash_attend; tiles start at multiples of it (absolute positions).
+#define CK_FA_KT 64
+/// Tiled (flash) attention, AVX-512F (ck_flash_attention.c). PRECONDITION: ck_has_avx512f() == 1.
+/// Query rows i = 0 ..< rows of one sequence at positions p0 + i * pstep (pstep >= 1), each with `heads`
+/// query heads sharing one KV head: head h of row i at q + i * qRowStride + h * hd, its result at
+/// out + i * outRowStride + h * hd (hd % 64 == 0). Row i attends to positions lo_i ... p_i, lo_i =
+/// max(0, p_i - window + 1) when window > 0, else 0: softmax(scale * q.k) . v. Position p is at slot p % bs of
+/// block kblk/vblk[p / bs - firstBlock] (pointers offset to the KV head; firstBlock <= lo_0 / bs, pointers
+/// given up to block p_last / bs), rows `stride` elements apart in `format` (0 f32, 1 f16, 2 q8_0: 34-byte
+/// blocks of 32, stride % 32 == 0). work: ck_flash_work_floats(rows * heads, hd) floats.
+/// A row's result is bit-identical whatever other rows share the call (see the .c file).
+void ck_flash_attend(const float *q, long qRowStride, int rows, int heads, int hd, int p0, int pstep, int window,
+                     const void *const *kblk, const void *const *vblk, int firstBlock, int format, int bs,
+                     int stride, float scale, float *work, float *out, long outRowStride);
+/// Scratch floats ck_flash_attend needs for `vectors` (rows * heads) query vectors of size hd.
+static inline long ck_flash_work_floats(long vectors, long hd) { return 2 * CK_FA_KT * hd + 4 * CK_FA_KT + 2 * vectors + 4; }
 /// f32 -> IEEE half (round to nearest even) and back, n elements (F16C).
 void ck_f32_to_f16(const float *src, uint16_t *dst, long n);
 void ck_f16_to_f32(const uint16_t *src, float *dst, long n);

@@ -176,6 +176,15 @@ public final class Transformer: @unchecked Sendable {
         // that share it (GQA), so each K/V row is loaded once for all of them; with too few tasks for the
         // pool (decode of a single sequence), one task per (row, head) instead.   attn: [T, qDim]
         let scoreScale: Float = c.architecture == .gemma3 ? 1 : 1 / Float(hd).squareRoot()
+        if VectorMath.flashAttention && VectorMath.flashAttentionSupports(headDim: hd) {
+            // Tiled kernel (AVX-512): K/V tiles shared by all rows of a sequence in this batch.
+            let start = profile != nil ? ForwardProfile.now() : 0
+            flashAttention(layer: il, rows: rows, tables: tables, kv: kv, window: window, scale: scoreScale,
+                           q: s.q, attn: s.attn, scratch: s)
+            profile?.add(.attention, since: start)
+            attentionOutput(layer: il, lw, T: T, lora: lora)
+            return
+        }
         let group = c.headCount / c.headCountKV
         let perTask = T * c.headCountKV < 2 * threadPool.threadCount ? 1 : group
         let tasksPerRow = c.headCount / perTask
@@ -248,6 +257,14 @@ public final class Transformer: @unchecked Sendable {
             }
         }
         profile?.add(.attention, since: attentionStart)
+        attentionOutput(layer: il, lw, T: T, lora: lora)
+    }
+
+    /// Output projection of the attention block and the residual add.
+    private func attentionOutput(layer il: Int, _ lw: LayerWeights, T: Int, lora: LoRABatch) {
+        let c = config
+        let e = c.embeddingLength
+        let s = scratch
         matmul(lw.wo, s.attn, T: T, s.o)   // [T, e]
         if !lora.isEmpty { lora.apply(layer: il, .o, s.attn, s.o) }
         addBias(lw.bo, s.o, T: T, n: e)
@@ -345,6 +362,8 @@ final class Scratch: @unchecked Sendable {
     let blockPointers: UnsafeMutablePointer<UnsafeRawPointer?>   // [threads, 2 (K, V), pointersPerThread]
     let pointersPerThread: Int
     let rowBuffers: UnsafeMutablePointer<Float>   // [threads, hd]: one K or V row as f32 (unfused, compact KV)
+    let flashWork: UnsafeMutablePointer<Float>    // [threads, flashWorkPerThread]: tiled attention's K/V tiles
+    let flashWorkPerThread: Int
 
     init(config c: ModelConfig, batch: Int, threads: Int) {
         let e = c.embeddingLength
@@ -362,10 +381,12 @@ final class Scratch: @unchecked Sendable {
         pointersPerThread = c.contextLength + 2   // worst case: one-token blocks
         blockPointers = .allocate(capacity: threads * 2 * pointersPerThread)
         rowBuffers = .allocate(capacity: threads * c.headDim)
+        flashWorkPerThread = VectorMath.flashAttentionWork(vectors: batch * c.headCount, headDim: c.headDim)
+        flashWork = .allocate(capacity: threads * flashWorkPerThread)
     }
 
     deinit {
-        for p in [x, h, q, k, v, attn, o, gate, up, scores, rowBuffers] { p.deallocate() }
+        for p in [x, h, q, k, v, attn, o, gate, up, scores, rowBuffers, flashWork] { p.deallocate() }
         blockPointers.deallocate()
     }
 }
