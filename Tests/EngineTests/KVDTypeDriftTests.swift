@@ -13,13 +13,13 @@ import Tensor
 /// NOTE: q8_0 measured mean 0.036, max 0.56 nats (each 32-block scaled to its own maximum, so the large keys
 /// cost little more than f16's rounding) and top-1 495/512 against f32's 498/512: three near-ties flip. Its
 /// bound is 1 point of f32's agreement (about 2 steps of margin), the f16 one 0.3 points (the issue's).
-/// NOTE: those figures are the per-row attention kernel's. With the tiled kernel (the default on AVX-512) the
-/// means move little (f16 0.035, q8_0 0.040; the bound is 0.05), but single steps move more: f16 max 1.14 nats at one step (every other variant
-/// -0.40..-0.67 nats there), q8_0 max 0.78 and top-1 493/512 against f32's 500/512. The kernels agree to ~1e-6
-/// relative per attention output (`FlashAttentionTests` checks the tiled one against a double-precision
-/// reference to 2e-6); the 8-bit activation quantization turns such rounding changes into up to ~0.24 nats at
-/// a step even on the same f32 cache. So the max is a gross-error bound (1.5 nats; a wrong block or offset
-/// moves every step, which the mean catches), and q8_0's top-1 bound is 2 points of f32's agreement.
+/// NOTE: those figures are the per-row attention kernel's. With the tiled kernel (the default on AVX-512) the means
+/// move little (f16 0.035, q8_0 0.040; the bound is 0.05), but single steps move more: f16 max 1.14 nats at one step
+/// (every other variant -0.40..-0.67 nats there), q8_0 max 0.78 and top-1 493/512 against f32's 500/512. The kernels
+/// agree to ~1e-6 relative per attention output (`FlashAttentionTests` checks the tiled one against a double-precision
+/// reference to 2e-6); the 8-bit activation quantization turns such rounding changes into up to ~0.24 nats at a step
+/// even on the same f32 cache. So the max is a gross-error bound (1.5 nats; a wrong block or offset moves every step,
+/// which the mean catches), and q8_0's top-1 bound is 2 points of f32's agreement.
 @Suite("KV dtype drift")
 struct KVDTypeDriftTests {
     @Test(arguments: [(KVCacheDType.f16, 0.003), (.q8_0, 0.02)])
