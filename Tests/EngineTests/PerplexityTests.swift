@@ -15,7 +15,7 @@ struct PerplexityTests {
     /// NOTE: measured with the tiled attention kernel 13.885 (f32), 13.855 (f16), 13.835 (q8_0, -0.51 %); with the
     /// per-row kernel (`INFER_FLASH_ATTN=0`) 13.882, 13.861, 13.884. The two kernels agree to ~1e-6 relative per
     /// attention output, but the 8-bit activation quantization downstream turns such rounding changes into
-    /// per-token log- probability differences of ~0.03 nats, so q8_0's PPL moved by 0.35 %: well inside the PPL's
+    /// per-token log-probability differences of ~0.03 nats, so q8_0's PPL moved by 0.35 %: well inside the PPL's
     /// own standard error over these 3,570 tokens (+/- 0.64, 4.6 %), outside the 0.5 % this test used to demand.
     @Test(arguments: [(KVCacheDType.f32, 0.01), (.f16, 0.005), (.q8_0, 0.01)])
     func gemmaGPL3MatchesLlamaCpp(dtype: KVCacheDType, tolerance: Double) async throws {
