@@ -18,3 +18,12 @@ int ck_has_avx512vnni(void) {
     return 0;
 #endif
 }
+
+int ck_has_avx512f(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return ck_has_avx2() && __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
