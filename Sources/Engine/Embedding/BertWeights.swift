@@ -126,6 +126,7 @@ final class BertWeights: @unchecked Sendable {
                     down: PackedLinear(inputs: f, parts: [try part("output.dense", outputs: h, inputs: f)]),
                     ln2Gamma: try bind(p + "output.LayerNorm.weight", [h]),
                     ln2Beta: try bind(p + "output.LayerNorm.bias", [h])))
+            }
             self.layers = layers
         } catch {
             for b in owned { b.deallocate() }
