@@ -20,6 +20,9 @@
 #define AVX512 __attribute__((target("avx512f,fma")))
 #define AVX2 __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
+// Rows of A per block: about 384 KB of A, so a block stays in the 1 MB L2 while every panel of B passes over it
+// (measured at 64 KB, 192 KB, 384 KB and unblocked on Zen 4: 384 KB best by 1-4% at 2048 rows).
+#define MC_BYTES (384 * 1024)
 
 // ---- AVX-512: MR rows x 32 columns (2 zmm per row); MR <= 12 -> 24 accumulators + 2 panel vectors. ----
 
@@ -70,8 +73,15 @@ AVX512 static void panel512(int m, int k, const float *a, long lda, const float 
 
 AVX512 static void sgemm_packed512(int m, int n, int k, const float *a, long lda, const float *packed, float *c,
                                    long ldc, const float *bias) {
-    for (int j = 0; j < n; j += CK_SGEMM_NR)
-        panel512(m, k, a, lda, packed + (long)j * k, c + j, ldc, bias ? bias + j : 0, n - j);
+    // Row blocks of MC_BYTES (a multiple of 12 rows): changes only the order of the tiles, never an element's sums.
+    int mc = MC_BYTES / (4 * (k > 0 ? k : 1)) / 12 * 12;
+    if (mc < 12) mc = 12;
+    for (int i0 = 0; i0 < m; i0 += mc) {
+        const int rows = m - i0 < mc ? m - i0 : mc;
+        for (int j = 0; j < n; j += CK_SGEMM_NR)
+            panel512(rows, k, a + (long)i0 * lda, lda, packed + (long)j * k, c + (long)i0 * ldc + j, ldc,
+                     bias ? bias + j : 0, n - j);
+    }
 }
 
 // ---- AVX2: MR rows x 32 columns (4 ymm per row); MR <= 3 -> 12 accumulators + 4 panel vectors. ----

@@ -114,6 +114,11 @@ int main(int argc, char **argv) {
     pthread_t helper;
     pthread_create(&helper, NULL, worker, NULL);
     if (argc > 2) level = atoi(argv[2]);
+    if (L < 1 || L > 512 || !((level == 2 && ck_has_avx512f()) || (level == 1 && ck_has_avx2()))) {
+        fprintf(stderr, "usage: sgemm [TOKENS_PER_SENTENCE (1..512) [LEVEL (2: AVX-512F, 1: AVX2; this CPU: %s)]]\n",
+                ck_has_avx512f() ? "2 or 1" : ck_has_avx2() ? "1" : "none");
+        return 2;
+    }
     srand(1);
     float *w[NSHAPES], *packed[NSHAPES], *bias[NSHAPES];
     for (int s = 0; s < NSHAPES; s++) {
