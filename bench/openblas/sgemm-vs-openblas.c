@@ -5,8 +5,8 @@
 //   packed ck_sgemm_packed (weights packed once into 32-column k-major panels; outer-product microkernel)
 //   blas   OpenBLAS cblas_sgemm
 // Threads: ours split output columns with a persistent worker thread as the encoder's ThreadPool does (packed:
-// whole panels); OpenBLAS with openblas_set_num_threads. Each cell: REPS rounds, the three methods interleaved in every round;
-// prints median and min..max. Accuracy: max relative difference of each method against a double-precision
+// whole panels); OpenBLAS with openblas_set_num_threads. Each cell: REPS rounds, the three methods interleaved in
+// every round (200 ms apart); prints median and min..max. Accuracy: max relative difference of each method against a double-precision
 // reference on the 384 x 1536 (k = 1536) product; batch invariance: every row of the packed m-row product must be
 // bit-identical to the same row computed alone (m = 1), checked on every shape.
 // Build and run: bench/openblas/run.
@@ -160,6 +160,9 @@ int main(int argc, char **argv) {
             double t[METHODS][REPS];
             for (int rep = 0; rep < REPS; rep++) {
                 for (int which = 0; which < METHODS; which++) {
+                    // Let the previous method's threads go idle first (OpenBLAS's workers spin for a while after
+                    // a call, ours for 20000 polls), so no method runs against another's spinning threads.
+                    nanosleep(&(struct timespec){ 0, 200 * 1000 * 1000 }, NULL);
                     const double t0 = now();
                     for (int layer = 0; layer < 6; layer++)
                         for (int s = 0; s < NSHAPES; s++) {
