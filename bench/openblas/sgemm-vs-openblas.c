@@ -6,9 +6,10 @@
 //   blas   OpenBLAS cblas_sgemm
 // Threads: ours split output columns with a persistent worker thread as the encoder's ThreadPool does (packed:
 // whole panels); OpenBLAS with openblas_set_num_threads. Each cell: REPS rounds, the three methods interleaved in
-// every round (200 ms apart); prints median and min..max. Accuracy: max relative difference of each method against a double-precision
-// reference on the 384 x 1536 (k = 1536) product; batch invariance: every row of the packed m-row product must be
-// bit-identical to the same row computed alone (m = 1), checked on every shape.
+// every round (200 ms apart); prints median and min..max. Accuracy: max relative difference of each method
+// against a double-precision reference on the 384 x 1536 (k = 1536) product, relative to sum |terms|. Batch
+// invariance: every row of the packed m-row product must be bit-identical to the same row computed alone (m = 1),
+// checked on every shape.
 // Build and run: bench/openblas/run.
 #include "ckernels.h"
 #include <cblas.h>
