@@ -28,7 +28,8 @@ public final class PackedLinear: @unchecked Sendable {
         }
     }
 
-    /// Which kernel `apply` runs (`.auto`: AVX-512F, else AVX2, else Swift; the others are for tests).
+    /// Which kernel `apply` runs (`.auto`: AVX-512F, else AVX2, else Swift; the others are for tests and must be
+    /// supported by the CPU).
     public enum Kernel: Sendable { case auto, avx512, avx2, swift }
 
     public static let panelWidth = Int(CK_SGEMM_NR)
@@ -84,8 +85,10 @@ public final class PackedLinear: @unchecked Sendable {
         let j0 = columns.lowerBound, n = columns.count, k = inputs
         switch kernel == .auto ? Self.bestKernel : kernel {
         case .avx512, .auto:
+            precondition(Self.bestKernel == .avx512, "the AVX-512 kernel needs AVX-512F")
             ck_sgemm_packed(2, Int32(m), Int32(n), Int32(k), a, lda, packed + j0 * k, c + j0, ldc, bias.map { $0 + j0 })
         case .avx2:
+            precondition(Self.bestKernel != .swift, "the AVX2 kernel needs AVX2 + FMA")
             ck_sgemm_packed(1, Int32(m), Int32(n), Int32(k), a, lda, packed + j0 * k, c + j0, ldc, bias.map { $0 + j0 })
         case .swift:
             let nr = Self.panelWidth, kc = Self.blockLength
