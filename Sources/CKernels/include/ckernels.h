@@ -150,8 +150,7 @@ int ck_has_avx512f(void);
 /// (pass packed + j0 * k and c + j0, bias + j0 for a column range starting at a multiple of CK_SGEMM_NR).
 /// Every element: sum = 0; per block of CK_SGEMM_KC consecutive p in order: acc = 0, acc = fma(a, b, acc) over
 /// the block in order, sum = sum + acc; then sum + bias (bit-identical for both levels and independent of m, n
-/// and the tiling). level 2: AVX-512F (ck_has_avx512f() == 1);
-/// level 1: AVX2 (ck_has_avx2() == 1).
+/// and the tiling). k >= 1. level 2: AVX-512F (ck_has_avx512f() == 1); level 1: AVX2 (ck_has_avx2() == 1).
 void ck_sgemm_packed(int level, int m, int n, int k, const float *a, long lda, const float *packed, float *c,
                      long ldc, const float *bias);
 
