@@ -11,7 +11,8 @@ int ck_has_avx2(void);
 
 /// Returns 1 when the CPU also supports AVX-512 VNNI + VL (the `vpdpbusd` variants), 0 otherwise.
 int ck_has_avx512vnni(void);
-/// 1 when the CPU (and OS) run AVX-512F code, with AVX2, FMA and F16C: ck_flash_attend's precondition.
+/// 1 when the CPU (and OS) run AVX-512F code, with AVX2, FMA and F16C: the precondition of ck_flash_attend and of
+/// ck_sgemm_packed's level 2.
 int ck_has_avx512f(void);
 
 // ---------------------------------------------------------------------------------------------
@@ -155,5 +156,18 @@ void ck_f16_to_f32(const uint16_t *src, float *dst, long n);
 /// Each element is computed identically wherever it lies in the tiling (batch-size independent).
 void ck_sgemm_nt(int m, int n, int k, const float *a, long lda, const float *b, long ldb, float *c, long ldc,
                  const float *bias);
+
+// f32 matmul against a weight matrix B [n, k] packed once (ck_sgemm_packed.c; NumericCore.PackedLinear): panels
+// of CK_SGEMM_NR output columns, k-major inside a panel: packed[(j / 32) * 32 * k + p * 32 + j % 32] = B[j, p]
+// (columns past n are 0); the buffer is 64-byte aligned.
+#define CK_SGEMM_NR 32
+#define CK_SGEMM_KC 64
+/// c[i * ldc + j] = Σ_p a[i * lda + p] B[j, p] (+ bias[j] when bias != NULL), i < m, j < n, from the packed B
+/// (pass packed + j0 * k and c + j0, bias + j0 for a column range starting at a multiple of CK_SGEMM_NR).
+/// Every element: sum = 0; per block of CK_SGEMM_KC consecutive p in order: acc = 0, acc = fma(a, b, acc) over
+/// the block in order, sum = sum + acc; then sum + bias (bit-identical for both levels and independent of m, n
+/// and the tiling). k >= 1. level 2: AVX-512F (ck_has_avx512f() == 1); level 1: AVX2 (ck_has_avx2() == 1).
+void ck_sgemm_packed(int level, int m, int n, int k, const float *a, long lda, const float *packed, float *c,
+                     long ldc, const float *bias);
 
 #endif

@@ -35,17 +35,15 @@ struct BertEncoder: Sendable {
 
         embeddings(sentences, starts: starts, into: x, pool: pool)
         for layer in weights.layers {
-            linear(x, rows: t, k: h, layer.q, n: h, layer.qBias, out: qkv, ldc: 3 * h, pool: pool)
-            linear(x, rows: t, k: h, layer.k, n: h, layer.kBias, out: qkv + h, ldc: 3 * h, pool: pool)
-            linear(x, rows: t, k: h, layer.v, n: h, layer.vBias, out: qkv + 2 * h, ldc: 3 * h, pool: pool)
+            linear(x, rows: t, layer.qkv, out: qkv, pool: pool)
             attention(qkv, starts: starts, out: ctx, pool: pool)
-            linear(ctx, rows: t, k: h, layer.o, n: h, layer.oBias, out: tmp, ldc: h, pool: pool)
+            linear(ctx, rows: t, layer.o, out: tmp, pool: pool)
             addNorm(tmp, residual: x, rows: t, layer.ln1Gamma, layer.ln1Beta, pool: pool)  // x = LN(tmp + x)
-            linear(x, rows: t, k: h, layer.up, n: f, layer.upBias, out: ff, ldc: f, pool: pool)
+            linear(x, rows: t, layer.up, out: ff, pool: pool)
             pool.parallelFor(t, granularity: 4) { r in
                 EmbeddingMath.geluErf(ff + r.lowerBound * f, r.count * f)
             }
-            linear(ff, rows: t, k: f, layer.down, n: h, layer.downBias, out: tmp, ldc: h, pool: pool)
+            linear(ff, rows: t, layer.down, out: tmp, pool: pool)
             addNorm(tmp, residual: x, rows: t, layer.ln2Gamma, layer.ln2Beta, pool: pool)
         }
         return (0..<sentences.count).map { meanPoolNormalized(x + starts[$0] * h, rows: lengths[$0]) }
@@ -70,12 +68,12 @@ struct BertEncoder: Sendable {
         }
     }
 
-    /// out[i, j] = a[i, :] · w[j, :] + bias[j]; the weight rows are split across the pool.
-    private func linear(_ a: UnsafePointer<Float>, rows m: Int, k: Int, _ w: UnsafePointer<Float>, n: Int,
-                        _ bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, ldc: Int, pool: ThreadPool) {
-        pool.parallelFor(n, granularity: 16) { r in
-            EmbeddingMath.sgemmNT(m: m, n: r.count, k: k, a: a, lda: k, b: w + r.lowerBound * k, ldb: k,
-                                  c: out + r.lowerBound, ldc: ldc, bias: bias + r.lowerBound)
+    /// out[i, j] = a[i, :] · w[j, :] + bias[j] ([m, w.outputs], a is [m, w.inputs]); the outputs are split
+    /// across the pool in whole panels.
+    private func linear(_ a: UnsafePointer<Float>, rows m: Int, _ w: PackedLinear, out: UnsafeMutablePointer<Float>,
+                        pool: ThreadPool) {
+        pool.parallelFor(w.outputs, granularity: PackedLinear.panelWidth) { r in
+            w.apply(a, rows: m, lda: w.inputs, out: out, ldc: w.outputs, columns: r)
         }
     }
 
