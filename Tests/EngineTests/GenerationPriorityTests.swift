@@ -6,7 +6,9 @@ import Testing
 @Suite("Generation priority", .serialized)
 struct GenerationPriorityTests {
     /// Finish order of three requests on an engine that runs one sequence at a time: A (background) runs
-    /// first; B (background) and C (interactive) are queued behind it, B first.
+    /// first; B (background) and C (interactive) are queued behind it, B first. The order is the engine's:
+    /// each request's finish instant is its submission time plus the `totalSeconds` the scheduler measured
+    /// (the order in which the test's consumers drain the streams depends on how busy the machine is).
     static func finishOrder(policy: SchedulePolicy, cPriority: GenerationPriority) async throws -> [String] {
         var options = EngineOptions(kvCacheTokens: 4096, maxRunning: 1)
         options.schedulePolicy = policy
@@ -17,48 +19,45 @@ struct GenerationPriorityTests {
             r.priority = priority
             return r
         }
-        let order = Order()
+        let submittedA = Date()
         let a = engine.submit(request(1, .background, max: 1500))   // long: still running when B and C queue
         let (started, signal) = AsyncStream<Void>.makeStream()
-        let runA = Task {
-            var first = true
-            for try await _ in a where first {
-                first = false
-                signal.yield()
+        let runA = Task { () -> GenerationSummary? in
+            var first = true, summary: GenerationSummary?
+            for try await event in a {
+                if first {
+                    first = false
+                    signal.yield()
+                }
+                if case .finished(let s) = event { summary = s }
             }
-            await order.append("A")
+            return summary
         }
         for await _ in started { break }   // A is running
-        let b = engine.submit(request(2, .background, max: 4))
-        let c = engine.submit(request(3, cPriority, max: 4))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                _ = try await InferenceEngineTests.collect(b)
-                await order.append("B")
-            }
-            group.addTask {
-                _ = try await InferenceEngineTests.collect(c)
-                await order.append("C")
-            }
-            try await group.waitForAll()
-        }
-        try await runA.value
-        return await order.names
-    }
-
-    actor Order {
-        var names: [String] = []
-        func append(_ name: String) { names.append(name) }
+        let submittedB = Date()
+        let b = engine.submit(request(2, .background, max: 40))
+        let submittedC = Date()
+        let c = engine.submit(request(3, cPriority, max: 40))
+        async let outB = InferenceEngineTests.collect(b)
+        async let outC = InferenceEngineTests.collect(c)
+        let sb = try #require(try await outB.summary), sc = try #require(try await outC.summary)
+        let sa = try #require(try await runA.value)
+        let finished = [("A", submittedA.addingTimeInterval(sa.totalSeconds)),
+                        ("B", submittedB.addingTimeInterval(sb.totalSeconds)),
+                        ("C", submittedC.addingTimeInterval(sc.totalSeconds))]
+        return finished.sorted { $0.1 < $1.1 }.map(\.0)
     }
 
     @Test("an interactive request overtakes a background one that queued before it", arguments: SchedulePolicy.allCases)
     func interactiveFirst(policy: SchedulePolicy) async throws {
-        #expect(try await Self.finishOrder(policy: policy, cPriority: .interactive) == ["A", "C", "B"])
+        let order = try await Self.finishOrder(policy: policy, cPriority: .interactive)
+        #expect(order == ["A", "C", "B"], "finish order \(order)")
     }
 
     @Test("between background requests the policy's order stands (the control for the test above)",
           arguments: SchedulePolicy.allCases)
     func backgroundInQueueOrder(policy: SchedulePolicy) async throws {
-        #expect(try await Self.finishOrder(policy: policy, cPriority: .background) == ["A", "B", "C"])
+        let order = try await Self.finishOrder(policy: policy, cPriority: .background)
+        #expect(order == ["A", "B", "C"], "finish order \(order)")
     }
 }
