@@ -52,14 +52,13 @@ struct FlashAttentionPlan {
 extension Transformer {
     /// Attention of every row through the tiled kernel: `q` [T, qDim] (normed, roped, scaled) against the
     /// paged K/V of layer `il` (this batch's rows already stored) into `attn` [T, qDim].
-    func flashAttention(layer il: Int, rows: [BatchRow], tables: [BlockTable], kv: KVPool, window: Int,
-                        scale: Float, q: UnsafeMutablePointer<Float>, attn: UnsafeMutablePointer<Float>,
+    /// `plan` is this batch's `FlashAttentionPlan`, made once per forward pass for all layers.
+    func flashAttention(layer il: Int, plan: FlashAttentionPlan, rows: [BatchRow], tables: [BlockTable], kv: KVPool,
+                        window: Int, scale: Float, q: UnsafeMutablePointer<Float>, attn: UnsafeMutablePointer<Float>,
                         scratch s: Scratch) {
         let c = config
         let hd = c.headDim, qDim = c.qDim
         let bs = kv.blockSize
-        let plan = FlashAttentionPlan(rows: rows, headCount: c.headCount, kvHeadCount: c.headCountKV,
-                                      threads: threadPool.threadCount)
         threadPool.run { index, n in
             let kp = s.blockPointers + index * 2 * s.pointersPerThread
             let vp = kp + s.pointersPerThread

@@ -93,10 +93,16 @@ public final class Transformer: @unchecked Sendable {
                         freqFactors: nil)
             : ropeGlobal
 
+        // The tiled attention's cut of this batch (the same for every layer).
+        let flashPlan = VectorMath.flashAttention && VectorMath.flashAttentionSupports(headDim: c.headDim)
+            ? FlashAttentionPlan(rows: rows, headCount: c.headCount, kvHeadCount: c.headCountKV,
+                                 threads: threadPool.threadCount)
+            : nil
         for (il, lw) in weights.layers.enumerated() {
             let sliding = c.isSlidingLayer(il)
             attentionBlock(layer: il, lw, rows: rows, tables: tables, kv: kv,
-                           rope: sliding ? ropeLocal : ropeGlobal, window: sliding ? c.slidingWindow : 0, lora: lora)
+                           rope: sliding ? ropeLocal : ropeGlobal, window: sliding ? c.slidingWindow : 0, lora: lora,
+                           flashPlan: flashPlan)
             feedForwardBlock(layer: il, lw, T: T, lora: lora)
         }
 
@@ -132,7 +138,8 @@ public final class Transformer: @unchecked Sendable {
     // MARK: - Blocks
 
     private func attentionBlock(layer il: Int, _ lw: LayerWeights, rows: [BatchRow], tables: [BlockTable],
-                                kv: KVPool, rope: RopeTable, window: Int, lora: LoRABatch) {
+                                kv: KVPool, rope: RopeTable, window: Int, lora: LoRABatch,
+                                flashPlan: FlashAttentionPlan?) {
         let c = config
         let T = rows.count
         let e = c.embeddingLength, hd = c.headDim, qDim = c.qDim, kvDim = c.kvDim
@@ -176,11 +183,11 @@ public final class Transformer: @unchecked Sendable {
         // that share it (GQA), so each K/V row is loaded once for all of them; with too few tasks for the
         // pool (decode of a single sequence), one task per (row, head) instead.   attn: [T, qDim]
         let scoreScale: Float = c.architecture == .gemma3 ? 1 : 1 / Float(hd).squareRoot()
-        if VectorMath.flashAttention && VectorMath.flashAttentionSupports(headDim: hd) {
+        if let flashPlan {
             // Tiled kernel (AVX-512): K/V tiles shared by all rows of a sequence in this batch.
             let start = profile != nil ? ForwardProfile.now() : 0
-            flashAttention(layer: il, rows: rows, tables: tables, kv: kv, window: window, scale: scoreScale,
-                           q: s.q, attn: s.attn, scratch: s)
+            flashAttention(layer: il, plan: flashPlan, rows: rows, tables: tables, kv: kv, window: window,
+                           scale: scoreScale, q: s.q, attn: s.attn, scratch: s)
             profile?.add(.attention, since: start)
             attentionOutput(layer: il, lw, T: T, lora: lora)
             return
